@@ -1,0 +1,132 @@
+"""Who is calling: staff bearer JWTs with roles, and participants' signed tokens.
+
+Staff tokens are verified with HS256 and a shared secret in development, and against the identity
+provider's JWKS (OIDC) in production. Participant tokens are issued by intake, carry only a
+pseudonymous participant id, and are verified by any service that holds the participant secret.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+PARTICIPANT_TOKEN_TYPE = "kolot-participant"
+PARTICIPANT_ISSUER = "kolot/intake"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    ANALYST = "analyst"
+    INTEGRATOR = "integrator"
+
+
+class AuthError(Exception):
+    """A token is missing, malformed, expired or lacks the role asked for."""
+
+    def __init__(self, detail: str, *, status: int = 401) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    subject: str
+    roles: frozenset[Role]
+
+    def require(self, *allowed: Role) -> None:
+        # admin may do everything staff can do
+        if Role.ADMIN in self.roles or self.roles.intersection(allowed):
+            return
+        wanted = ", ".join(r.value for r in allowed)
+        raise AuthError(f"this call needs one of the roles: {wanted}", status=403)
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    participant_id: str
+
+
+class StaffVerifier:
+    """Verifies staff bearer tokens: HS256 with a secret, or RS/ES keys from a JWKS URL."""
+
+    def __init__(
+        self,
+        *,
+        secret: str | None,
+        jwks_url: str | None = None,
+        algorithms: Iterable[str] = ("HS256",),
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> None:
+        if not secret and not jwks_url:
+            raise ValueError("a staff verifier needs a secret or a JWKS URL")
+        self._secret = secret
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._algorithms = list(algorithms) if not jwks_url else ["RS256", "ES256", "PS256"]
+        self._issuer = issuer
+        self._audience = audience
+
+    def verify(self, token: str) -> Staff:
+        try:
+            key: Any = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._secret
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self._algorithms,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid staff token: {exc}") from exc
+        raw_roles = claims.get("roles", [])
+        if isinstance(raw_roles, str):
+            raw_roles = raw_roles.split()
+        roles = frozenset(Role(r) for r in raw_roles if r in Role.__members__.values())
+        if not roles:
+            raise AuthError("the staff token carries no Kolot role", status=403)
+        return Staff(subject=str(claims["sub"]), roles=roles)
+
+
+def issue_staff_token(
+    secret: str, *, roles: Iterable[Role | str], subject: str = "dev", ttl: int = 12 * 3600
+) -> str:
+    """A staff token signed with a shared secret (development and tests; production uses OIDC)."""
+    now = int(time.time())
+    claims = {"sub": subject, "roles": [Role(r).value for r in roles], "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def issue_participant_token(secret: str, participant_id: str, *, ttl: int = 365 * 86400) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": participant_id,
+        "typ": PARTICIPANT_TOKEN_TYPE,
+        "iss": PARTICIPANT_ISSUER,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify_participant_token(secret: str, token: str) -> Participant:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            issuer=PARTICIPANT_ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid participant token: {exc}") from exc
+    if claims.get("typ") != PARTICIPANT_TOKEN_TYPE:
+        raise AuthError("not a participant token")
+    return Participant(participant_id=str(claims["sub"]))

@@ -1,0 +1,353 @@
+"""The bus: one NATS JetStream, three streams, CloudEvents published with their id as Nats-Msg-Id,
+and durable pull consumers that apply batches, retry failures with backoff and dead-letter what
+they give up on.
+
+FastStream's JetStream default (``REJECT_ON_ERROR``) terminates a message on the first exception;
+Kolot consumers therefore ack manually: a batch is acked after its effect is durable, a failing
+event is isolated from the good ones in its batch and ``nak``-ed with a growing delay, and on its
+last allowed delivery it is republished to the DLQ stream with the error, then acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from faststream import AckPolicy, Context
+from faststream.nats import ConsumerConfig, DeliverPolicy, JStream, NatsBroker, PullSub
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from kolot.common.events import Event, UndecodableEvent, UnknownEventType, parse_event
+from kolot.common.settings import ServiceSettings
+from kolot.common.telemetry import ConsumerMetrics
+
+log = logging.getLogger(__name__)
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+StreamKind = Literal["events", "public", "dlq"]
+
+
+@dataclass(frozen=True, slots=True)
+class Streams:
+    """Names and subjects of the three streams for one namespace (``kolot`` in production)."""
+
+    namespace: str = "kolot"
+
+    def name(self, kind: StreamKind) -> str:
+        return f"{self.namespace.upper()}_{kind.upper()}"
+
+    def subjects(self, kind: StreamKind) -> str:
+        return f"{self.namespace}.{kind}.>"
+
+    def events_subject(self, entity: str = "*", action: str = "*", campaign: str = "*") -> str:
+        return f"{self.namespace}.events.{entity}.{action}.{campaign}"
+
+    def public_subject(self, entity: str = "*", action: str = "*", campaign: str = "*") -> str:
+        return f"{self.namespace}.public.{entity}.{action}.{campaign}"
+
+    def dlq_subject(self, service: str, entity: str, action: str) -> str:
+        return f"{self.namespace}.dlq.{service}.{entity}.{action}"
+
+
+def stream_configs(
+    streams: Streams, *, replicas: int = 1, duplicate_window: float = 120.0
+) -> list[StreamConfig]:
+    """File-backed, limits retention, a duplicate window that drops retried publishes."""
+    return [
+        StreamConfig(
+            name=streams.name(kind),
+            subjects=[streams.subjects(kind)],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            num_replicas=replicas,
+            duplicate_window=duplicate_window,
+            description=description,
+        )
+        for kind, description in (
+            ("events", "Every Kolot domain event (raw text included): for Kolot services only."),
+            ("public", "What may be published: no PII, no unmoderated text. For ministries."),
+            ("dlq", "Messages a Kolot service gave up on after max deliveries, with the error."),
+        )
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, streams: Streams, *, replicas: int = 1) -> None:
+    """Create the streams, or bring an existing one to this configuration (idempotent)."""
+    for config in stream_configs(streams, replicas=replicas):
+        try:
+            await js.add_stream(config)
+        except BadRequestError as exc:
+            # 10058: the stream exists with another configuration
+            if exc.err_code != 10058:
+                raise
+            await js.update_stream(config)
+
+
+def create_broker(
+    settings: ServiceSettings,
+    *,
+    registry: CollectorRegistry,
+    tracer_provider: TracerProvider,
+) -> NatsBroker:
+    return NatsBroker(
+        settings.nats_url,
+        name=f"kolot-{settings.service_name}",
+        middlewares=[
+            NatsPrometheusMiddleware(registry=registry, app_name=f"kolot-{settings.service_name}"),
+            NatsTelemetryMiddleware(tracer_provider=tracer_provider),
+        ],
+        # keep reconnecting for ever: a NATS restart must not kill the service
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        graceful_timeout=15.0,
+        logger=logging.getLogger(f"kolot.{settings.service_name}.bus"),
+        log_level=logging.DEBUG,
+    )
+
+
+def jetstream(broker: NatsBroker) -> JetStreamContext:
+    return broker.connection.jetstream()
+
+
+class BusUnavailable(Exception):
+    """JetStream did not acknowledge a publish in time: nothing may be reported as accepted."""
+
+
+class EventPublisher:
+    """Publishes events to KOLOT_EVENTS (and, for public events, to KOLOT_PUBLIC).
+
+    The JetStream ack is the commit: ``publish`` returns only once the stream has stored the event,
+    and raises ``BusUnavailable`` otherwise. The event id is the ``Nats-Msg-Id``, so a retried
+    publish inside the duplicate window is stored once.
+    """
+
+    def __init__(self, broker: NatsBroker, streams: Streams, *, timeout: float) -> None:
+        self._broker = broker
+        self._streams = streams
+        self._timeout = timeout
+
+    async def _send(self, event: Event, kind: Literal["events", "public"]) -> None:
+        try:
+            await self._broker.publish(
+                event.to_json(),
+                subject=event.subject_for(self._streams.namespace, kind),
+                headers={
+                    "Nats-Msg-Id": event.id,
+                    "content-type": CLOUDEVENTS_CONTENT_TYPE,
+                    "ce-type": event.type,
+                },
+                stream=self._streams.name(kind),
+                timeout=self._timeout,
+            )
+        except Exception as exc:
+            raise BusUnavailable(f"{kind} stream did not acknowledge {event.type}: {exc}") from exc
+
+    async def publish(self, *events: Event) -> None:
+        await asyncio.gather(*(self._send(event, "events") for event in events))
+
+    async def publish_public(self, *events: Event) -> None:
+        for event in events:
+            if not event.public:
+                raise ValueError(f"{event.type} may not be published on the public stream")
+        await asyncio.gather(*(self._send(event, "public") for event in events))
+
+
+BatchHandler = Callable[[list[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """One durable pull consumer of a service: what it reads and what it does with a batch."""
+
+    name: str
+    """The durable name, shared by every replica of the service."""
+    stream: Literal["events", "public"]
+    subject: str
+    handler: BatchHandler
+    types: Collection[str] | None = None
+    """The event types the handler wants; others are acked and skipped. None: every type."""
+    description: str = ""
+
+
+class BatchProcessor:
+    """Applies fetched batches: ack on success, isolate and retry failures, dead-letter at the end."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        service: str,
+        streams: Streams,
+        publisher: Callable[[str, bytes, dict[str, str]], Awaitable[Any]],
+        metrics: ConsumerMetrics,
+        max_deliver: int,
+        backoff: Sequence[float],
+    ) -> None:
+        self.spec = spec
+        self.service = service
+        self.streams = streams
+        self._publish_raw = publisher
+        self.metrics = metrics
+        self.max_deliver = max_deliver
+        self.backoff = list(backoff) or [1.0]
+
+    async def process(self, messages: Sequence[Msg]) -> None:
+        name = self.spec.name
+        self.metrics.batch_size.labels(name).observe(len(messages))
+        if messages:
+            self.metrics.pending.labels(name).set(messages[-1].metadata.num_pending)
+        wanted: list[tuple[Msg, Event]] = []
+        for msg in messages:
+            try:
+                event = parse_event(msg.data)
+            except UnknownEventType:
+                self.metrics.events.labels(name, "ignored").inc()
+                await msg.ack()
+                continue
+            except UndecodableEvent as exc:
+                await self.dead_letter(msg, f"undecodable: {exc}", reason="undecodable")
+                continue
+            if self.spec.types is not None and event.type not in self.spec.types:
+                self.metrics.events.labels(name, "ignored").inc()
+                await msg.ack()
+                continue
+            wanted.append((msg, event))
+        if not wanted:
+            return
+        started = time.perf_counter()
+        try:
+            await self.spec.handler([event for _, event in wanted])
+        except Exception as exc:
+            self.metrics.failures.labels(name).inc()
+            if len(wanted) == 1:
+                await self._retry_or_dead_letter(wanted[0][0], exc)
+                return
+            log.warning(
+                "batch of %d failed in %s (%s); applying one by one", len(wanted), name, exc
+            )
+            await self._one_by_one(wanted)
+            return
+        self.metrics.handle_seconds.labels(name).observe(time.perf_counter() - started)
+        self.metrics.events.labels(name, "applied").inc(len(wanted))
+        for msg, _ in wanted:
+            await msg.ack()
+
+    async def _one_by_one(self, wanted: list[tuple[Msg, Event]]) -> None:
+        # handlers are idempotent, so re-applying the events of a failed batch is safe
+        for msg, event in wanted:
+            try:
+                await self.spec.handler([event])
+            except Exception as exc:
+                self.metrics.failures.labels(self.spec.name).inc()
+                await self._retry_or_dead_letter(msg, exc)
+            else:
+                self.metrics.events.labels(self.spec.name, "applied").inc()
+                await msg.ack()
+
+    async def _retry_or_dead_letter(self, msg: Msg, exc: Exception) -> None:
+        delivered = msg.metadata.num_delivered
+        if delivered >= self.max_deliver:
+            await self.dead_letter(msg, f"{type(exc).__name__}: {exc}", reason="max_deliver")
+            return
+        delay = self.backoff[min(delivered - 1, len(self.backoff) - 1)]
+        log.warning(
+            "%s failed on %s (delivery %d of %d), retrying in %.1fs: %s",
+            self.spec.name,
+            msg.subject,
+            delivered,
+            self.max_deliver,
+            delay,
+            exc,
+            exc_info=exc,
+        )
+        await msg.nak(delay=delay)
+
+    async def dead_letter(self, msg: Msg, error: str, *, reason: str) -> None:
+        """Republish the original payload to the DLQ stream with the error, then ack it here."""
+        tokens = msg.subject.split(".")
+        entity, action = (tokens[2], tokens[3]) if len(tokens) >= 4 else ("unknown", "unknown")
+        meta = msg.metadata
+        headers = {
+            "Nats-Msg-Id": f"{self.spec.name}:{meta.stream}:{meta.sequence.stream}",
+            "Kolot-Error": error[:2000],
+            "Kolot-Consumer": self.spec.name,
+            "Kolot-Original-Subject": msg.subject,
+            "Kolot-Original-Stream": meta.stream,
+            "Kolot-Original-Sequence": str(meta.sequence.stream),
+            "Kolot-Deliveries": str(meta.num_delivered),
+        }
+        subject = self.streams.dlq_subject(self.service, entity, action)
+        # if the DLQ publish fails the exception propagates and the message is redelivered later
+        await self._publish_raw(subject, msg.data, headers)
+        log.error("%s dead-lettered %s to %s: %s", self.spec.name, msg.subject, subject, error)
+        self.metrics.dead_lettered.labels(self.spec.name, reason).inc()
+        await msg.ack()
+
+
+def register_consumer(
+    broker: NatsBroker,
+    spec: ConsumerSpec,
+    *,
+    settings: ServiceSettings,
+    streams: Streams,
+    metrics: ConsumerMetrics,
+) -> BatchProcessor:
+    """Declare ``spec`` as a durable batch pull subscriber on ``broker``."""
+
+    async def publish_raw(subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        await broker.publish(
+            payload,
+            subject=subject,
+            headers=headers,
+            stream=streams.name("dlq"),
+            timeout=settings.publish_timeout,
+        )
+
+    processor = BatchProcessor(
+        spec,
+        service=settings.service_name,
+        streams=streams,
+        publisher=publish_raw,
+        metrics=metrics,
+        max_deliver=settings.consumer_max_deliver,
+        backoff=settings.consumer_backoff,
+    )
+    subscriber = broker.subscriber(
+        spec.subject,
+        stream=JStream(streams.name(spec.stream), declare=False),
+        durable=spec.name,
+        pull_sub=PullSub(
+            batch_size=settings.consumer_batch_size,
+            timeout=settings.consumer_batch_timeout,
+            batch=True,
+        ),
+        config=ConsumerConfig(
+            ack_wait=settings.consumer_ack_wait,
+            # one more than ours: we dead-letter on the last delivery; the server's limit only
+            # matters if the process dies while handling that last delivery
+            max_deliver=settings.consumer_max_deliver + 1,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=max(1000, settings.consumer_batch_size * 4),
+        ),
+        ack_policy=AckPolicy.MANUAL,
+        title=f"{spec.name}:{spec.subject}",
+        description=spec.description or None,
+    )
+
+    @subscriber
+    async def consume(message: Any = Context("message")) -> None:  # noqa: B008
+        await processor.process(message.raw_message)
+
+    return processor

@@ -1,0 +1,150 @@
+"""Kolot's event catalogue: CloudEvents 1.0 envelopes with a typed ``data`` per event type.
+
+One module per entity; every class is frozen and ignores unknown fields. ``parse_event`` turns a
+bus payload into the right class, upcasting older versions first, so handlers only ever see the
+latest shape.
+"""
+
+from kolot.common.events._base import NO_CAMPAIGN, Event, Payload, derived_id, new_id, utcnow
+from kolot.common.events._registry import (
+    EVENT_CLASSES,
+    UPCASTERS,
+    AnyEvent,
+    UndecodableEvent,
+    UnknownEventType,
+    current_version,
+    parse_event,
+    upcast,
+)
+from kolot.common.events.alert import ModerationAlert, ModerationAlertData
+from kolot.common.events.appeal import AppealDecided, AppealDecidedData, AppealFiled, AppealFiledData
+from kolot.common.events.campaign import (
+    CampaignArchived,
+    CampaignClosed,
+    CampaignCreated,
+    CampaignOpened,
+    CampaignSnapshot,
+    CampaignStatus,
+    CampaignUpdated,
+    LocalizedText,
+    ModerationMode,
+)
+from kolot.common.events.comment import (
+    Channel,
+    CommentFlagged,
+    CommentFlaggedData,
+    CommentHidden,
+    CommentHiddenData,
+    CommentModerated,
+    CommentModeratedData,
+    CommentPublished,
+    CommentPublishedData,
+    CommentSubmitted,
+    CommentSubmittedData,
+    Decision,
+    FlagReason,
+    Provenance,
+)
+from kolot.common.events.contribution import (
+    ResponseSubmitted,
+    ResponseSubmittedData,
+    VoteCast,
+    VoteCastData,
+)
+from kolot.common.events.delivery import (
+    NotificationData,
+    NotificationFailed,
+    NotificationSent,
+    WebhookDelivered,
+    WebhookDeliveryData,
+    WebhookFailed,
+)
+from kolot.common.events.dissemination import (
+    InvitationSent,
+    InvitationSentData,
+    LinkClicked,
+    LinkClickedData,
+)
+from kolot.common.events.outcome import OutcomePublished, OutcomePublishedData
+from kolot.common.events.participant import (
+    ParticipantErased,
+    ParticipantErasedData,
+    ParticipantKind,
+    ParticipantRegistered,
+    ParticipantRegisteredData,
+    ParticipantVerified,
+    ParticipantVerifiedData,
+)
+from kolot.common.events.visit import Attribution, VisitRecorded, VisitRecordedData
+
+__all__ = [
+    "EVENT_CLASSES",
+    "NO_CAMPAIGN",
+    "UPCASTERS",
+    "AnyEvent",
+    "AppealDecided",
+    "AppealDecidedData",
+    "AppealFiled",
+    "AppealFiledData",
+    "Attribution",
+    "CampaignArchived",
+    "CampaignClosed",
+    "CampaignCreated",
+    "CampaignOpened",
+    "CampaignSnapshot",
+    "CampaignStatus",
+    "CampaignUpdated",
+    "Channel",
+    "CommentFlagged",
+    "CommentFlaggedData",
+    "CommentHidden",
+    "CommentHiddenData",
+    "CommentModerated",
+    "CommentModeratedData",
+    "CommentPublished",
+    "CommentPublishedData",
+    "CommentSubmitted",
+    "CommentSubmittedData",
+    "Decision",
+    "Event",
+    "FlagReason",
+    "InvitationSent",
+    "InvitationSentData",
+    "LinkClicked",
+    "LinkClickedData",
+    "LocalizedText",
+    "ModerationAlert",
+    "ModerationAlertData",
+    "ModerationMode",
+    "NotificationData",
+    "NotificationFailed",
+    "NotificationSent",
+    "OutcomePublished",
+    "OutcomePublishedData",
+    "ParticipantErased",
+    "ParticipantErasedData",
+    "ParticipantKind",
+    "ParticipantRegistered",
+    "ParticipantRegisteredData",
+    "ParticipantVerified",
+    "ParticipantVerifiedData",
+    "Payload",
+    "Provenance",
+    "ResponseSubmitted",
+    "ResponseSubmittedData",
+    "UndecodableEvent",
+    "UnknownEventType",
+    "VisitRecorded",
+    "VisitRecordedData",
+    "VoteCast",
+    "VoteCastData",
+    "WebhookDelivered",
+    "WebhookDeliveryData",
+    "WebhookFailed",
+    "current_version",
+    "derived_id",
+    "new_id",
+    "parse_event",
+    "upcast",
+    "utcnow",
+]

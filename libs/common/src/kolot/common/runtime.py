@@ -1,0 +1,127 @@
+"""The resources of one service process, created in its lifespan and closed in reverse order.
+
+``Runtime`` owns the broker, the Mongo client, the publisher, the metrics registry and the tracer
+provider. ``create_app`` (in ``kolot.common.web``) wraps it in a FastAPI app with health, metrics
+and AsyncAPI routes. Nothing connects before ``started()`` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+
+from faststream.nats import NatsBroker
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from kolot.common.auth import StaffVerifier
+from kolot.common.bus import (
+    BatchProcessor,
+    ConsumerSpec,
+    EventPublisher,
+    Streams,
+    create_broker,
+    ensure_streams,
+    jetstream,
+    register_consumer,
+)
+from kolot.common.settings import ServiceSettings
+from kolot.common.store import (
+    APPLIED_COLLECTION,
+    APPLIED_INDEXES,
+    Document,
+    create_mongo_client,
+    ensure_indexes,
+    ping,
+)
+from kolot.common.telemetry import ConsumerMetrics, create_tracer_provider
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        indexes: Mapping[str, Sequence[IndexModel]] | None = None,
+    ) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.tracer_provider = create_tracer_provider(settings)
+        self.streams = Streams(settings.namespace)
+        self.broker: NatsBroker = create_broker(
+            settings, registry=self.registry, tracer_provider=self.tracer_provider
+        )
+        self.publisher = EventPublisher(
+            self.broker, self.streams, timeout=settings.publish_timeout
+        )
+        self.consumer_metrics = ConsumerMetrics(self.registry)
+        self.staff = StaffVerifier(
+            secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+            jwks_url=settings.jwt_jwks_url,
+            algorithms=settings.jwt_algorithms,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        self.indexes = {**(indexes or {}), APPLIED_COLLECTION: APPLIED_INDEXES}
+        self.consumers: list[BatchProcessor] = []
+        self.accepting = False
+        self._mongo: AsyncMongoClient[Document] | None = None
+
+    @property
+    def mongo(self) -> AsyncMongoClient[Document]:
+        if self._mongo is None:
+            raise RuntimeError("the store is used before the service started")
+        return self._mongo
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        return self.mongo[self.settings.database_name()]
+
+    def consumer(self, spec: ConsumerSpec) -> BatchProcessor:
+        """Declare a durable batch consumer; it starts with the service."""
+        processor = register_consumer(
+            self.broker,
+            spec,
+            settings=self.settings,
+            streams=self.streams,
+            metrics=self.consumer_metrics,
+        )
+        self.consumers.append(processor)
+        return processor
+
+    @asynccontextmanager
+    async def started(self) -> AsyncIterator[Runtime]:
+        settings = self.settings
+        self._mongo = create_mongo_client(
+            settings.mongodb_url, app_name=f"kolot-{settings.service_name}"
+        )
+        try:
+            await ensure_indexes(self.db, self.indexes)
+            await self.broker.connect()
+            await ensure_streams(jetstream(self.broker), self.streams)
+            await self.broker.start()
+            self.accepting = True
+            log.info("kolot-%s started", settings.service_name)
+            yield self
+        finally:
+            # readiness turns false first, then consumers finish their in-flight batch
+            self.accepting = False
+            await self.broker.stop()
+            await self._mongo.close()
+            self._mongo = None
+            self.tracer_provider.shutdown()
+            log.info("kolot-%s stopped", settings.service_name)
+
+    async def readiness(self) -> dict[str, bool]:
+        nats_ok = False
+        try:
+            nats_ok = self.broker.connection.is_connected
+        except Exception:  # not connected yet
+            nats_ok = False
+        mongo_ok = self._mongo is not None and await ping(self._mongo)
+        return {"accepting": self.accepting, "nats": nats_ok, "mongodb": mongo_ok}

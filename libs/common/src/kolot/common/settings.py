@@ -1,0 +1,98 @@
+"""Settings every Kolot service shares, read from the environment (pydantic-settings).
+
+Required settings have no default: a service started without ``NATS_URL`` or ``MONGODB_URL``
+stops at once with a message naming the missing variable. Development placeholders for secrets
+are refused outside ``KOLOT_ENV=development``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "kolot-development-jwt-secret-never-use-in-production"  # noqa: S105
+DEV_PARTICIPANT_SECRET = "kolot-development-participant-secret-never-in-production"  # noqa: S105
+DEV_RECEIPT_SECRET = "kolot-development-receipt-secret-never-in-production"  # noqa: S105
+_PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PARTICIPANT_SECRET, DEV_RECEIPT_SECRET}
+
+Environment = Literal["development", "test", "production"]
+
+
+class ServiceSettings(BaseSettings):
+    """The settings of one service process; each service subclasses it with its own name and port."""
+
+    model_config = SettingsConfigDict(env_prefix="KOLOT_", extra="ignore", frozen=True)
+
+    service_name: str
+    environment: Environment = Field(
+        default="production", validation_alias=AliasChoices("KOLOT_ENV", "environment")
+    )
+
+    # Where the bus and the store are: no defaults, a service must be told.
+    nats_url: str = Field(validation_alias=AliasChoices("NATS_URL", "nats_url"))
+    mongodb_url: str = Field(validation_alias=AliasChoices("MONGODB_URL", "mongodb_url"))
+
+    # Namespacing lets several Kolot installations (or tests) share one NATS server and one
+    # MongoDB server: subjects are ``<namespace>.events...``, streams ``<NAMESPACE>_EVENTS``,
+    # databases ``<namespace>_<service>``.
+    namespace: str = Field(default="kolot", pattern=r"^[a-z][a-z0-9_]{0,31}$")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Staff authentication: HS256 with a shared secret in development, OIDC/JWKS in production.
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+
+    participant_secret: SecretStr
+    receipt_secret: SecretStr
+
+    # Bus tuning.
+    publish_timeout: float = Field(default=2.0, gt=0)
+    consumer_batch_size: int = Field(default=256, ge=1, le=10_000)
+    consumer_batch_timeout: float = Field(default=0.2, gt=0)
+    consumer_max_deliver: int = Field(default=5, ge=1)
+    consumer_ack_wait: float = Field(default=30.0, gt=0)
+    consumer_backoff: tuple[float, ...] = (0.5, 2.0, 8.0, 30.0)
+
+    # OpenTelemetry: OTLP/HTTP export when the standard variable is set, otherwise spans stay local.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+    )
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Self:
+        if self.environment == "production":
+            for name in ("jwt_secret", "participant_secret", "receipt_secret"):
+                value: SecretStr | None = getattr(self, name)
+                if value is not None and value.get_secret_value() in _PLACEHOLDERS:
+                    raise ValueError(
+                        f"KOLOT_{name.upper()} is the development placeholder; set a real secret "
+                        "or KOLOT_ENV=development"
+                    )
+            if self.jwt_secret is None and self.jwt_jwks_url is None:
+                raise ValueError("set KOLOT_JWT_JWKS_URL (OIDC) or KOLOT_JWT_SECRET for staff tokens")
+        elif self.jwt_secret is None and self.jwt_jwks_url is None:
+            raise ValueError("set KOLOT_JWT_SECRET (or KOLOT_JWT_JWKS_URL) for staff tokens")
+        return self
+
+    def database_name(self, service: str | None = None) -> str:
+        return f"{self.namespace}_{service or self.service_name}"
+
+
+def development_environment() -> dict[str, str]:
+    """The environment variables that run a service with development secrets (devstack, tests)."""
+    return {
+        "KOLOT_ENV": "development",
+        "KOLOT_JWT_SECRET": DEV_JWT_SECRET,
+        "KOLOT_PARTICIPANT_SECRET": DEV_PARTICIPANT_SECRET,
+        "KOLOT_RECEIPT_SECRET": DEV_RECEIPT_SECRET,
+    }

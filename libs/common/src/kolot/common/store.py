@@ -1,0 +1,90 @@
+"""MongoDB access shared by the services: the client, index bootstrap, and effects applied once.
+
+Every service owns one database (``<namespace>_<service>``) and builds it from the events it
+consumes. ``apply_once`` is how a consumer makes an at-least-once stream give exactly-once effects:
+the ids of applied events and the effect itself commit in one transaction, so a redelivered or
+replayed event finds its id already there and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from kolot.common.events import Event
+
+Document = dict[str, Any]
+E = TypeVar("E", bound=Event)
+
+APPLIED_COLLECTION = "applied_events"
+
+
+def create_mongo_client(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
+    """One client per process and event loop; it connects lazily on first use."""
+    return AsyncMongoClient(
+        url,
+        appname=app_name,
+        tz_aware=True,
+        tzinfo=UTC,
+        serverSelectionTimeoutMS=5_000,
+        uuidRepresentation="standard",
+    )
+
+
+async def ensure_indexes(
+    database: AsyncDatabase[Document], indexes: Mapping[str, Sequence[IndexModel]]
+) -> None:
+    """Create the indexes each collection needs; idempotent, run at every start."""
+    for collection, models in indexes.items():
+        if models:
+            await database[collection].create_indexes(list(models))
+
+
+async def ping(client: AsyncMongoClient[Document]) -> bool:
+    try:
+        await client.admin.command("ping")
+    except PyMongoError:
+        return False
+    return True
+
+
+async def apply_once(
+    client: AsyncMongoClient[Document],
+    database: AsyncDatabase[Document],
+    events: Sequence[E],
+    effect: Callable[[list[E], AsyncClientSession], Awaitable[None]],
+    *,
+    consumer: str,
+) -> list[E]:
+    """Apply ``effect`` to the events this ``consumer`` has not applied before, atomically.
+
+    Returns the events that were new. The applied ids and the effect commit together, so a crash
+    between them cannot lose an effect or apply it twice; concurrent replicas that race on the
+    same event conflict in the transaction, and the loser retries through redelivery.
+    """
+    keys = {f"{consumer}:{event.id}": event for event in events}
+    applied = database[APPLIED_COLLECTION]
+    async with client.start_session() as session, await session.start_transaction():
+        seen = {
+            doc["_id"]
+            async for doc in applied.find({"_id": {"$in": list(keys)}}, {"_id": 1}, session=session)
+        }
+        fresh: dict[str, E] = {k: e for k, e in keys.items() if k not in seen}
+        if not fresh:
+            return []
+        now = datetime.now(UTC)
+        await applied.insert_many(
+            [{"_id": key, "consumer": consumer, "at": now} for key in fresh], session=session
+        )
+        new_events = list(fresh.values())
+        await effect(new_events, session)
+    return new_events
+
+
+APPLIED_INDEXES = [IndexModel([("consumer", 1), ("at", 1)])]

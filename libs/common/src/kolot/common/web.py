@@ -1,0 +1,139 @@
+"""The FastAPI shell every Kolot service shares: health, metrics, AsyncAPI, problems, auth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+
+from kolot.common.auth import AuthError, Role, Staff
+from kolot.common.runtime import Runtime
+
+Lifespan = Callable[[Runtime], Any]
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+_bearer = HTTPBearer(auto_error=False)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def require_staff(*roles: Role) -> Callable[..., Awaitable[Staff]]:
+    """A dependency that admits a staff token holding one of ``roles`` (admin always passes)."""
+
+    async def dependency(runtime: RuntimeDep, credentials: BearerDep) -> Staff:
+        if credentials is None:
+            raise AuthError("this call needs a staff bearer token")
+        staff = runtime.staff.verify(credentials.credentials)
+        staff.require(*roles)
+        return staff
+
+    return dependency
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/livez", summary="The process is alive")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="NATS and MongoDB are reachable and the service accepts work")
+    async def readyz(runtime: RuntimeDep) -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus text exposition", include_in_schema=False)
+    async def metrics(runtime: RuntimeDep) -> Response:
+        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/asyncapi.json", summary="AsyncAPI 3.0 document of this service's bus contract")
+    async def asyncapi(runtime: RuntimeDep) -> Response:
+        spec = AsyncAPI(
+            runtime.broker,
+            title=f"kolot-{runtime.settings.service_name}",
+            version="1",
+            schema_version="3.0.0",
+        )
+        return Response(spec.to_json(), media_type="application/json")
+
+    return router
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """A FastAPI app whose lifespan starts ``runtime`` (broker, store, consumers)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.started():
+            if on_start is not None:
+                await on_start(runtime)
+            yield
+
+    from kolot.common.problems import install_problem_handlers
+
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(_health_router())
+    for router in routers:
+        app.include_router(router)
+
+    latency = Histogram(
+        "kolot_http_request_seconds",
+        "HTTP request latency by route template and status class.",
+        ["method", "route", "status"],
+        registry=runtime.registry,
+    )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        latency.labels(request.method, template, f"{response.status_code // 100}xx").observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    return app
+
+
+def run(app: FastAPI, runtime: Runtime) -> None:
+    """Serve on uvloop + httptools; SIGTERM drains in-flight requests, then the lifespan stops."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=runtime.settings.http_host,
+        port=runtime.settings.http_port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
