@@ -17,14 +17,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from kolot.common.auth import StaffVerifier
 from kolot.common.bus import (
-    BatchProcessor,
     ConsumerSpec,
     EventPublisher,
+    PullConsumer,
     Streams,
     create_broker,
+    create_consumer,
     ensure_streams,
     jetstream,
-    register_consumer,
 )
 from kolot.common.settings import ServiceSettings
 from kolot.common.store import (
@@ -68,7 +68,7 @@ class Runtime:
             audience=settings.jwt_audience,
         )
         self.indexes = {**(indexes or {}), APPLIED_COLLECTION: APPLIED_INDEXES}
-        self.consumers: list[BatchProcessor] = []
+        self.consumers: list[PullConsumer] = []
         self.accepting = False
         self._mongo: AsyncMongoClient[Document] | None = None
 
@@ -82,17 +82,17 @@ class Runtime:
     def db(self) -> AsyncDatabase[Document]:
         return self.mongo[self.settings.database_name()]
 
-    def consumer(self, spec: ConsumerSpec) -> BatchProcessor:
+    def consumer(self, spec: ConsumerSpec) -> PullConsumer:
         """Declare a durable batch consumer; it starts with the service."""
-        processor = register_consumer(
+        consumer = create_consumer(
             self.broker,
             spec,
             settings=self.settings,
             streams=self.streams,
             metrics=self.consumer_metrics,
         )
-        self.consumers.append(processor)
-        return processor
+        self.consumers.append(consumer)
+        return consumer
 
     @asynccontextmanager
     async def started(self) -> AsyncIterator[Runtime]:
@@ -105,12 +105,17 @@ class Runtime:
             await self.broker.connect()
             await ensure_streams(jetstream(self.broker), self.streams)
             await self.broker.start()
+            js = jetstream(self.broker)
+            for consumer in self.consumers:
+                await consumer.start(js)
             self.accepting = True
             log.info("kolot-%s started", settings.service_name)
             yield self
         finally:
             # readiness turns false first, then consumers finish their in-flight batch
             self.accepting = False
+            for consumer in reversed(self.consumers):
+                await consumer.stop()
             await self.broker.stop()
             await self._mongo.close()
             self._mongo = None

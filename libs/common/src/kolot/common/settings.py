@@ -57,7 +57,8 @@ class ServiceSettings(BaseSettings):
     # Bus tuning.
     publish_timeout: float = Field(default=2.0, gt=0)
     consumer_batch_size: int = Field(default=256, ge=1, le=10_000)
-    consumer_batch_timeout: float = Field(default=0.2, gt=0)
+    consumer_batch_timeout: float = Field(default=1.0, gt=0)
+    """How long one fetch waits for a batch to fill once messages flow (latency at low traffic)."""
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_ack_wait: float = Field(default=30.0, gt=0)
     consumer_backoff: tuple[float, ...] = (0.5, 2.0, 8.0, 30.0)

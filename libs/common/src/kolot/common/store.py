@@ -25,6 +25,17 @@ E = TypeVar("E", bound=Event)
 APPLIED_COLLECTION = "applied_events"
 
 
+def stamp(value: datetime) -> str:
+    """A time as stored in documents that are ever updated: fixed-width ISO-8601 UTC text.
+
+    nx-27017 (the embedded MongoDB-wire server) turns a BSON date written by an update operator
+    (``$set``, ``$max``...) on an existing document into a string, so a field that is inserted as a
+    date and later updated would hold both types and compare wrongly. Fixed-width UTC text sorts
+    and compares correctly on both servers: ``2026-11-23T18:41:01.115000Z``.
+    """
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def create_mongo_client(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
     """One client per process and event loop; it connects lazily on first use."""
     return AsyncMongoClient(

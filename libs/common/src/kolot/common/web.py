@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -71,7 +72,7 @@ def _health_router() -> APIRouter:
             version="1",
             schema_version="3.0.0",
         )
-        return Response(spec.to_json(), media_type="application/json")
+        return Response(spec.to_specification().to_json(), media_type="application/json")
 
     return router
 
@@ -83,15 +84,29 @@ def create_app(
     description: str,
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """A FastAPI app whose lifespan starts ``runtime`` (broker, store, consumers)."""
+    """A FastAPI app whose lifespan starts ``runtime`` (broker, store, consumers).
+
+    ``on_start`` runs once everything is connected; each ``background`` coroutine then runs as a
+    task for the life of the app and is cancelled first on shutdown, before the consumers stop.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.started():
             if on_start is not None:
                 await on_start(runtime)
-            yield
+            tasks = [
+                asyncio.create_task(job(runtime), name=getattr(job, "__name__", "background"))
+                for job in background
+            ]
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     from kolot.common.problems import install_problem_handlers
 

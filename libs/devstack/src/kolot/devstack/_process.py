@@ -49,15 +49,25 @@ def find_executable(name: str, *, hint: str) -> Path:
     raise DevstackError(f"cannot find {name!r} next to {sys.executable} nor on PATH ({hint})")
 
 
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.
 
     The OS picks it from the ephemeral range, so it never is a well-known port such as 4222.
+    A port is handed out once per process: servers get their ports long before they bind them,
+    and two of them must not be given the same one meanwhile.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    with _handed_out_lock:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                port: int = sock.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 def ensure_port_free(port: int, *, host: str = "127.0.0.1", what: str) -> None:
@@ -68,7 +78,8 @@ def ensure_port_free(port: int, *, host: str = "127.0.0.1", what: str) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise DevstackError(f"cannot start {what}: port {host}:{port} is in use ({exc})") from exc
+            message = f"cannot start {what}: port {host}:{port} is in use ({exc})"
+            raise DevstackError(message) from exc
 
 
 def tail_lines(path: Path, count: int = 30) -> list[str]:
@@ -215,11 +226,14 @@ class ChildProcess:
                     popen.wait()
             return popen.returncode
         finally:
-            if popen.stdout is not None:
-                popen.stdout.close()
             self._close_output()
             with _live_lock:
                 _live.discard(self)
+
+    def close_pipe(self) -> None:
+        """Close our end of the output pipe, once whoever reads it has seen its end."""
+        if self._popen is not None and self._popen.stdout is not None:
+            self._popen.stdout.close()
 
     @staticmethod
     def _signal_group(popen: subprocess.Popen[bytes], signum: int) -> None:

@@ -24,13 +24,13 @@ CAMPAIGN: Final[Mapping[str, Any]] = {
     },
     "description": {
         "he": "המשרד מבקש לשמוע איך לתכנן גינות ציבוריות, הצללה ושבילי הליכה בשכונות.",
-        "ar": "تودّ الوزارة أن تسمع آراءكم في تخطيط الحدائق العامة والتظليل وممرات المشي في الأحياء.",
+        "ar": "تودّ الوزارة أن تسمع آراءكم في تخطيط الحدائق العامة والتظليل وممرات المشي.",
         "en": "The ministry asks how public gardens, shade and footpaths should be planned.",
     },
     "purpose": {
         "he": "התגובות יסוכמו ויוצגו לוועדת התכנון לפני אישור התוכנית.",
         "ar": "ستُلخَّص الردود وتُعرض على لجنة التخطيط قبل إقرار الخطة.",
-        "en": "Responses will be summarised for the planning committee before the plan is approved.",
+        "en": "Responses are summarised for the planning committee before the plan is approved.",
     },
     "moderation_mode": "auto",
 }
@@ -62,12 +62,23 @@ def seed(
     intake = base_urls["intake"].rstrip("/")
     with httpx.Client(base_url=intake, timeout=10.0, trust_env=False, transport=transport) as http:
         try:
-            campaign = _call(http, "create the demo campaign", "POST", "/v1/campaigns",
-                             token=admin_token, json=dict(CAMPAIGN))  # fmt: skip
+            campaign = _call(
+                http,
+                "create the demo campaign",
+                "POST",
+                "/v1/campaigns",
+                token=admin_token,
+                json=dict(CAMPAIGN),
+            )
             campaign_id = _field(campaign, "id", step="create the demo campaign")
             echo(f"demo: created campaign {campaign_id}")
-            _call(http, "open the demo campaign", "POST", f"/v1/campaigns/{campaign_id}/open",
-                  token=admin_token)  # fmt: skip
+            _call(
+                http,
+                "open the demo campaign",
+                "POST",
+                f"/v1/campaigns/{campaign_id}/open",
+                token=admin_token,
+            )
             echo(f"demo: opened campaign {campaign_id}")
         except _StepFailed as exc:
             echo(f"demo: {exc}; no demo data, the stack keeps running")
@@ -76,10 +87,20 @@ def seed(
         posted = 0
         for number, (source, language, text) in enumerate(PARTICIPANTS, start=1):
             try:
-                _call(http, f"record a visit from {source}", "POST",
-                      f"/v1/campaigns/{campaign_id}/visits", json={"source": source})  # fmt: skip
-                participant = _call(http, f"register participant {number}", "POST",
-                                    "/v1/participants", json={"source": source})  # fmt: skip
+                _call(
+                    http,
+                    f"record a visit from {source}",
+                    "POST",
+                    f"/v1/campaigns/{campaign_id}/visits",
+                    json={"source": source},
+                )
+                participant = _call(
+                    http,
+                    f"register participant {number}",
+                    "POST",
+                    "/v1/participants",
+                    json={"source": source},
+                )
                 token = _field(participant, "token", step=f"register participant {number}")
                 echo(f"demo: registered participant {number} (from {source})")
                 comment = _call(
@@ -118,14 +139,14 @@ def _call(
     all_headers = dict(headers or {})
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
-    url = f"{http.base_url}{path.lstrip('/')}" if str(http.base_url).endswith("/") else path
+    url = f"{str(http.base_url).rstrip('/')}{path}"
     try:
         response = http.request(method, path, json=json, headers=all_headers)
     except httpx.HTTPError as exc:
         raise _StepFailed(f"could not {step}: {method} {url} failed ({exc})") from exc
     if not response.is_success:
         raise _StepFailed(
-            f"could not {step}: {method} {response.request.url} answered "
+            f"could not {step}: {method} {url} answered "
             f"{response.status_code}: {_excerpt(response)}"
         )
     try:

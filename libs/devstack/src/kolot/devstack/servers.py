@@ -184,7 +184,7 @@ class _Server:
                     self.stop()
                     raise DevstackError(
                         f"{self.name} did not become ready on port {self.port} within "
-                        f"{self.ready_timeout:.0f} s; " + self._log_tail()
+                        f"{self.ready_timeout:g} s; " + self._log_tail()
                     )
                 time.sleep(_POLL_INTERVAL)
         finally:
@@ -321,7 +321,7 @@ class MongoServer(_Server):
         return None if self.in_memory else self.data_dir / "db"
 
     def _command(self) -> list[str]:
-        script = find_executable("nx-27017", hint="it comes with the nx-27017 wheel: `make install`")
+        script = find_executable("nx-27017", hint="the nx-27017 wheel brings it: `make install`")
         db_dir = self.db_dir
         return [
             str(script),

@@ -37,7 +37,12 @@ __all__ = [
 ]
 
 SERVICE_NAMES: Final = ("intake", "moderation", "notify", "metrics")
-DEFAULT_PORTS: Final[Mapping[str, int]] = {"intake": 8001, "moderation": 8002, "notify": 8003, "metrics": 8004}
+DEFAULT_PORTS: Final[Mapping[str, int]] = {
+    "intake": 8001,
+    "moderation": 8002,
+    "notify": 8003,
+    "metrics": 8004,
+}
 DEFAULT_NAMESPACE: Final = "kolot"
 
 _HOST = "127.0.0.1"
@@ -191,39 +196,52 @@ class ServiceProcess:
         if self.echo is None:
             self._child.spawn(log_file=self.log_file)
         else:
-            self._child.spawn(log_file=None)
+            log: IO[bytes] | None = None
+            if self.log_file is not None:
+                self.log_file.parent.mkdir(parents=True, exist_ok=True)
+                log = self.log_file.open("ab")
+            try:
+                self._child.spawn(log_file=None)
+            except BaseException:
+                if log is not None:
+                    log.close()
+                raise
             stdout = self._child.stdout
             assert stdout is not None
             self._pump = threading.Thread(
-                target=self._copy_output, args=(stdout,), name=f"{self.name}-output", daemon=True
+                target=self._copy_output,
+                args=(stdout, log),
+                name=f"{self.name}-output",
+                daemon=True,
             )
             self._pump.start()
         return self
 
     def wait_ready(self, timeout: float | None = None) -> Self:
         """Poll ``/readyz`` until 200; stop the process and raise if it dies or times out."""
-        limit = self.ready_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        with httpx.Client(trust_env=False, timeout=2.0) as http:
-            while True:
-                if not self.running:
-                    code = self.returncode
-                    self.stop()
-                    raise DevstackError(
-                        f"{self.name} exited with code {code} before it was ready; {self.output_tail()}"
-                    )
-                try:
-                    if http.get(f"{self.url}/readyz").status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise DevstackError(
-                        f"{self.name} did not answer 200 on {self.url}/readyz within {limit:.0f} s; "
-                        + self.output_tail()
-                    )
-                time.sleep(0.1)
+        _wait_until_ready([self], timeout=timeout)
+        return self
+
+    def _check_ready(self, http: httpx.Client, *, deadline: float, limit: float) -> bool:
+        """One readiness probe: True when ready; stops the process and raises when it failed."""
+        if not self.running:
+            code = self.returncode
+            self.stop()
+            raise DevstackError(
+                f"{self.name} exited with code {code} before it was ready; " + self.output_tail()
+            )
+        try:
+            if http.get(f"{self.url}/readyz").status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            self.stop()
+            raise DevstackError(
+                f"{self.name} did not answer 200 on {self.url}/readyz within {limit:g} s; "
+                + self.output_tail()
+            )
+        return False
 
     def terminate(self) -> None:
         """Send SIGTERM and return at once (``stop`` waits)."""
@@ -233,7 +251,10 @@ class ServiceProcess:
         """SIGTERM, then SIGKILL after the grace period; returns the exit code."""
         code = self._child.stop(timeout)
         if self._pump is not None:
+            # The pipe ends when the process group is gone; let the last lines through first.
             self._pump.join(timeout=5.0)
+            if not self._pump.is_alive():
+                self._child.close_pipe()
             self._pump = None
         return code
 
@@ -252,8 +273,7 @@ class ServiceProcess:
         source = f"{self.name}'s output" if self.log_file is None else str(self.log_file)
         return format_tail(self.recent_output(count), source=source)
 
-    def _copy_output(self, stdout: IO[bytes]) -> None:
-        log = self.log_file.open("ab") if self.log_file is not None else None
+    def _copy_output(self, stdout: IO[bytes], log: IO[bytes] | None) -> None:
         try:
             for raw in iter(stdout.readline, b""):
                 if log is not None:
@@ -361,8 +381,7 @@ class ServiceGroup:
         try:
             for service in self:
                 service.start()
-            for service in self:
-                service.wait_ready()
+            _wait_until_ready(list(self))
         except BaseException:
             self.stop()
             raise
@@ -397,6 +416,28 @@ class ServiceGroup:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _wait_until_ready(services: Sequence[ServiceProcess], *, timeout: float | None = None) -> None:
+    """Probe all services side by side; report every one that failed, not only the first."""
+    started = time.monotonic()
+    pending = list(services)
+    failures: list[str] = []
+    with httpx.Client(trust_env=False, timeout=2.0) as http:
+        while pending:
+            for service in list(pending):
+                limit = service.ready_timeout if timeout is None else timeout
+                try:
+                    done = service._check_ready(http, deadline=started + limit, limit=limit)
+                except DevstackError as exc:
+                    failures.append(str(exc))
+                    done = True
+                if done:
+                    pending.remove(service)
+            if pending:
+                time.sleep(0.1)
+    if failures:
+        raise DevstackError("\n".join(failures))
 
 
 def _use_colour(stream: TextIO | None) -> bool:

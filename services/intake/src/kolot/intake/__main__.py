@@ -1,0 +1,19 @@
+"""kolot-intake: serve intake's HTTP API on uvloop + httptools."""
+
+from __future__ import annotations
+
+from kolot.common.telemetry import configure_logging
+from kolot.common.web import run
+from kolot.intake.app import create_app
+from kolot.intake.settings import IntakeSettings
+
+
+def main() -> None:
+    settings = IntakeSettings()  # type: ignore[call-arg]  # required values come from the env
+    configure_logging(settings)
+    app = create_app(settings)
+    run(app, app.state.runtime)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""create_app(settings): intake's ASGI app; its lifespan starts the bus, the store and the projector."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+
+from kolot.common.bus import ConsumerSpec, jetstream
+from kolot.common.events import UndecodableEvent, parse_event
+from kolot.common.events.campaign import CampaignSnapshot
+from kolot.common.runtime import Runtime
+from kolot.common.web import create_app as create_service_app
+from kolot.intake.api import router
+from kolot.intake.campaigns import CampaignDirectory
+from kolot.intake.handlers import CAMPAIGN_TYPES, COMMENT_TYPES, Projector
+from kolot.intake.repository import INDEXES, IntakeRepository
+from kolot.intake.service import IntakeService
+from kolot.intake.settings import IntakeSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: IntakeSettings) -> FastAPI:
+    runtime = Runtime(settings, indexes=INDEXES)
+    holder: dict[str, Any] = {}
+
+    async def load_campaign(campaign_id: str) -> CampaignSnapshot | None:
+        repository: IntakeRepository = holder["repository"]
+        return await repository.get_campaign(campaign_id)
+
+    directory = CampaignDirectory(load_campaign)
+
+    async def on_comments(events: list[Any]) -> None:
+        await holder["projector"].on_comment_events(events)
+
+    async def on_campaigns(events: list[Any]) -> None:
+        await holder["projector"].on_campaign_events(events)
+
+    streams = runtime.streams
+    runtime.consumer(
+        ConsumerSpec(
+            name="intake-comments",
+            stream="events",
+            subject=streams.events_subject("comment", "*"),
+            handler=on_comments,
+            types=COMMENT_TYPES,
+            description="Projects comments and their moderation into intake's read model.",
+        )
+    )
+    runtime.consumer(
+        ConsumerSpec(
+            name="intake-campaigns",
+            stream="events",
+            subject=streams.events_subject("campaign", "*"),
+            handler=on_campaigns,
+            types=CAMPAIGN_TYPES,
+            description="Projects campaign snapshots into intake's store.",
+        )
+    )
+
+    async def on_start(rt: Runtime) -> None:
+        repository = IntakeRepository(rt.db)
+        holder["repository"] = repository
+        holder["projector"] = Projector(repository)
+        app.state.intake = IntakeService(
+            publisher=rt.publisher,
+            repository=repository,
+            directory=directory,
+            participant_secret=settings.participant_secret.get_secret_value(),
+            receipt_secret=settings.receipt_secret.get_secret_value(),
+            max_comment_chars=settings.max_comment_chars,
+        )
+
+        async def on_campaign_message(msg: Msg) -> None:
+            try:
+                event = parse_event(msg.data)
+            except UndecodableEvent:
+                return
+            if event.type in CAMPAIGN_TYPES:
+                directory.apply(event.data)
+
+        # every replica keeps every campaign in memory: an ephemeral ordered consumer replays
+        # campaign events (few) and follows new ones
+        await jetstream(rt.broker).subscribe(
+            streams.events_subject("campaign", "*"),
+            cb=on_campaign_message,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            idle_heartbeat=5.0,
+        )
+
+    app = create_service_app(
+        runtime,
+        title="Kolot intake",
+        description="Consultations, participants and every contribution, accepted log first.",
+        routers=[router],
+        on_start=on_start,
+    )
+    return app

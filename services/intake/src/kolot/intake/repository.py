@@ -1,0 +1,101 @@
+"""Intake's own read models in MongoDB: campaigns and comments, built from the bus."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from kolot.common.events import CampaignSnapshot, utcnow
+from kolot.common.store import Document, stamp
+
+DUPLICATE_KEY = 11000
+
+INDEXES = {
+    "campaigns": [IndexModel([("status", ASCENDING), ("version", DESCENDING)])],
+    "comments": [
+        # the public list: published comments of a campaign, newest first (ids are UUIDv7).
+        # The id is copied to comment_id because nx-27017 breaks on compound indexes with _id.
+        IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING), ("comment_id", DESCENDING)]),
+        IndexModel([("participant_id", ASCENDING)]),
+    ],
+}
+
+
+class IntakeRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.campaigns = db["campaigns"]
+        self.comments = db["comments"]
+
+    # campaigns ---------------------------------------------------------------------------
+
+    async def save_campaigns(self, snapshots: Sequence[CampaignSnapshot]) -> None:
+        """Upsert snapshots; an older snapshot never overwrites a newer one."""
+        if not snapshots:
+            return
+        ops = [
+            UpdateOne(
+                {"_id": s.campaign_id, "version": {"$lte": version}},
+                {"$set": {**s.model_dump(mode="json", exclude={"campaign_id"}), "version": version}},
+                upsert=True,
+            )
+            for s in snapshots
+            for version in [stamp(s.updated_at or s.created_at or utcnow())]
+        ]
+        await self._bulk_ignoring_stale(self.campaigns, ops)
+
+    async def get_campaign(self, campaign_id: str) -> CampaignSnapshot | None:
+        doc = await self.campaigns.find_one({"_id": campaign_id})
+        return _campaign(doc) if doc else None
+
+    async def list_campaigns(self, *, limit: int = 200) -> list[CampaignSnapshot]:
+        cursor = self.campaigns.find({}).sort("version", DESCENDING).limit(limit)
+        return [_campaign(doc) async for doc in cursor]
+
+    # comments ----------------------------------------------------------------------------
+
+    async def apply_comment_changes(self, ops: Sequence[UpdateOne]) -> None:
+        await self._bulk_ignoring_stale(self.comments, ops)
+
+    async def published_comments(
+        self, campaign_id: str, *, before: str | None, limit: int
+    ) -> list[Document]:
+        query: dict[str, Any] = {"campaign_id": campaign_id, "status": "published"}
+        if before:
+            query["comment_id"] = {"$lt": before}
+        cursor = self.comments.find(query).sort("comment_id", DESCENDING).limit(limit)
+        return await cursor.to_list(None)
+
+    async def get_comment(self, comment_id: str) -> Document | None:
+        return await self.comments.find_one({"_id": comment_id})
+
+    @staticmethod
+    async def _bulk_ignoring_stale(collection: Any, ops: Sequence[UpdateOne]) -> None:
+        # A guarded upsert whose guard fails (a newer state is already stored) tries to insert an
+        # existing _id and gets a duplicate-key error: that is the "stale event, skip" outcome.
+        try:
+            await collection.bulk_write(list(ops), ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                raise
+
+
+def _campaign(doc: Document) -> CampaignSnapshot:
+    return CampaignSnapshot(campaign_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+
+
+
+def status_change(comment_id: str, at: datetime, fields: dict[str, Any]) -> UpdateOne:
+    """A status change applied only if nothing newer was applied (replicas may race)."""
+    return UpdateOne(
+        # $lte, not $lt: nx-27017 never matches $lt in update filters (find is fine). Re-applying
+        # the same event (equal time) writes the same values, so $lte is as safe.
+        {"_id": comment_id, "status_at": {"$lte": stamp(at)}},
+        {"$set": {**fields, "comment_id": comment_id, "status_at": stamp(at)}},
+        upsert=True,
+    )

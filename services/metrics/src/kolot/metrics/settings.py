@@ -1,0 +1,18 @@
+"""Settings of the metrics service (environment variables with the ``KOLOT_`` prefix)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kolot.common.settings import ServiceSettings
+
+
+class MetricsSettings(ServiceSettings):
+    service_name: str = "metrics"
+    http_port: int = Field(default=8004, ge=1, le=65535)
+
+    snapshot_interval: float = Field(default=5.0, gt=0)
+    """Seconds between two reads of the counters into the snapshot that ``/metrics`` exposes."""
+
+    max_sources_per_campaign: int = Field(default=50, ge=1, le=1000)
+    """Attribution sources exposed as Prometheus labels per campaign; the rest become ``other``."""

@@ -1,0 +1,172 @@
+"""The first rule set: lexicons of insults and slurs, and threat patterns, per language.
+
+Rules read the matching key (see ``normalise``), never the displayed text. Words match whole
+tokens, after stripping the prefix letters Hebrew and Arabic attach to words, so "Kill the
+project" or "this policy kills small businesses" pass while "I will kill you" does not: verbs
+that are ordinary in civil text are only caught by threat patterns with a person as their object.
+Every language's rules run on every comment, since comments mix languages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kolot.moderation.pipeline.language import script_of
+from kolot.moderation.pipeline.lexicons import Category, Lexicon, LexiconLanguage, all_lexicons
+from kolot.moderation.pipeline.normalise import fold_letters, matching_key, strip_marks
+
+# Most severe first: reasons are reported in this order.
+CATEGORIES: tuple[Category, ...] = ("threat", "hate", "abuse")
+
+_HEBREW_PREFIXES = frozenset("והבלמשכ")
+_ARABIC_CONJUNCTIONS = ("", "و", "ف")
+_ARABIC_PREPOSITIONS = ("", "ب", "ل", "ك")
+_TOKEN = re.compile(r"\w+")
+# Hebrew spelled with niqqud drops the vowel letters (מְטֻמְטָם for מטומטם); a skeleton without
+# ו and י matches both, but only for long words, where it cannot turn one word into another.
+_SKELETON_MIN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    rule: str
+    """Which rule matched, e.g. ``lexicon.he.abuse`` or ``threat.ar``."""
+    category: Category
+    language: LexiconLanguage
+    match: str
+    """The matched part of the matching key, for moderators (never shown to the author)."""
+
+
+def _skeleton(word: str) -> str:
+    return word.replace("ו", "").replace("י", "")
+
+
+def _hebrew_stems(token: str) -> set[str]:
+    stems = {token}
+    rest = token
+    # up to three prefix letters (וכשה...), leaving a stem of three letters or more
+    for _ in range(3):
+        if len(rest) > 3 and rest[0] in _HEBREW_PREFIXES:
+            rest = rest[1:]
+            stems.add(rest)
+        else:
+            break
+    return stems
+
+
+def _arabic_stems(token: str) -> set[str]:
+    stems = {token}
+    for conjunction in _ARABIC_CONJUNCTIONS:
+        if not token.startswith(conjunction):
+            continue
+        after_conjunction = token[len(conjunction) :]
+        # لل: the preposition li- before the article, whose alef is not written (لليهود)
+        if after_conjunction.startswith("لل") and len(after_conjunction) >= 5:
+            stems.add(after_conjunction[2:])
+        for preposition in _ARABIC_PREPOSITIONS:
+            if not after_conjunction.startswith(preposition):
+                continue
+            stem = after_conjunction[len(preposition) :]
+            if stem.startswith("ال") and len(stem) >= 5:
+                stems.add(stem[2:])
+            # a single stripped letter must leave four: فخرا (proudly) is not ف + خرا
+            if stem != token and len(stem) >= 4:
+                stems.add(stem)
+    return stems
+
+
+def _lexicon_form(word: str) -> str:
+    """How a lexicon word is looked up: its skeleton when that is long enough to be safe."""
+    if word and script_of(word[0]) == "he":
+        skeleton = _skeleton(word)
+        if len(skeleton) >= _SKELETON_MIN:
+            return skeleton
+    return word
+
+
+def _token_forms(token: str, protected: frozenset[str]) -> frozenset[str]:
+    """Every form under which a token of the text can meet a lexicon word."""
+    script = script_of(token[0])
+    if token in protected:
+        return frozenset({token})
+    if script == "he":
+        stems = _hebrew_stems(token)
+        skeletons = {s for s in map(_skeleton, stems) if len(s) >= _SKELETON_MIN}
+        return frozenset(stems | skeletons)
+    if script == "ar":
+        return frozenset(_arabic_stems(token))
+    return frozenset({token})
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    words: tuple[str, ...]
+    category: Category
+    language: LexiconLanguage
+
+
+@dataclass(frozen=True, slots=True)
+class _Threat:
+    pattern: re.Pattern[str]
+    language: LexiconLanguage
+
+
+class RuleSet:
+    """Compiled lexicons and threat patterns; ``check`` is pure and safe to share."""
+
+    def __init__(self, lexicons: Iterable[Lexicon]) -> None:
+        self._phrases: dict[str, list[_Phrase]] = {}
+        self._threats: list[_Threat] = []
+        protected: set[str] = set()
+        for lexicon in lexicons:
+            protected.update(matching_key(word) for word in lexicon.protected)
+            for category, entries in lexicon.words.items():
+                for entry in entries:
+                    words = tuple(_lexicon_form(w) for w in _TOKEN.findall(matching_key(entry)))
+                    if words:
+                        phrase = _Phrase(words, category, lexicon.language)
+                        self._phrases.setdefault(words[0], []).append(phrase)
+            for source in lexicon.threats:
+                # fold the pattern's letters the way keys are folded (ך -> כ, أ -> ا, ة -> ه)
+                folded = fold_letters(strip_marks(source))
+                self._threats.append(_Threat(re.compile(folded), lexicon.language))
+        self._protected = frozenset(protected)
+
+    def check(self, key: str) -> tuple[RuleHit, ...]:
+        hits: dict[tuple[str, str], RuleHit] = {}
+        for threat in self._threats:
+            for match in threat.pattern.finditer(key):
+                rule = f"threat.{threat.language}"
+                hits.setdefault(
+                    (rule, match.group()),
+                    RuleHit(rule, "threat", threat.language, match.group()),
+                )
+        tokens = list(_TOKEN.finditer(key))
+        forms = [_token_forms(token.group(), self._protected) for token in tokens]
+        for index, token_forms in enumerate(forms):
+            for form in token_forms:
+                for phrase in self._phrases.get(form, ()):
+                    if self._matches(phrase, forms, index):
+                        last = tokens[index + len(phrase.words) - 1]
+                        text = key[tokens[index].start() : last.end()]
+                        rule = f"lexicon.{phrase.language}.{phrase.category}"
+                        hits.setdefault(
+                            (rule, text), RuleHit(rule, phrase.category, phrase.language, text)
+                        )
+        return tuple(sorted(hits.values(), key=lambda hit: CATEGORIES.index(hit.category)))
+
+    @staticmethod
+    def _matches(phrase: _Phrase, forms: Sequence[frozenset[str]], start: int) -> bool:
+        if start + len(phrase.words) > len(forms):
+            return False
+        return all(word in forms[start + offset] for offset, word in enumerate(phrase.words))
+
+
+DEFAULT_RULES = RuleSet(all_lexicons())
+
+
+def check_rules(key: str, *, rules: RuleSet = DEFAULT_RULES) -> tuple[RuleHit, ...]:
+    """Every rule the matching key breaks, most severe first (empty: nothing found)."""
+    return rules.check(key)

@@ -1,0 +1,73 @@
+"""Statements of reasons: what the author of a comment reads about a decision, in their language.
+
+Written for people: what happened, why, and what they can do next. Hebrew and Arabic comments get
+a statement in their language; every other comment gets English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+StatementLanguage = Literal["he", "ar", "en"]
+
+_REASON_LABELS: dict[str, dict[StatementLanguage, str]] = {
+    "threat": {
+        "he": "איום באלימות",
+        "ar": "تهديد بالعنف",
+        "en": "a threat of violence",
+    },
+    "hate": {
+        "he": "ביטוי גזעני או כינוי גנאי לקבוצה",
+        "ar": "عبارة عنصرية أو إهانة لجماعة",
+        "en": "a slur or hateful language against a group",
+    },
+    "abuse": {
+        "he": "עלבון או שפה גסה",
+        "ar": "إهانة أو لغة بذيئة",
+        "en": "an insult or vulgar language",
+    },
+}
+
+_REJECTED: dict[StatementLanguage, str] = {
+    "he": (
+        "התגובה שלך לא פורסמה כי היא מפרה את כללי השיח של ההתייעצות: {reasons}. "
+        "ביקורת, גם חריפה, מתקבלת בברכה. אפשר לנסח את התגובה מחדש ולשלוח אותה שוב, "
+        "או לערער על ההחלטה."
+    ),
+    "ar": (
+        "لم يُنشر تعليقك لأنه يخالف قواعد الحوار في هذه المشاورة: {reasons}. "
+        "النقد مرحّب به حتى لو كان حادًا. يمكنك إعادة صياغة تعليقك وإرساله من جديد، "
+        "أو الاعتراض على هذا القرار."
+    ),
+    "en": (
+        "Your comment was not published because it breaks the consultation's discourse rules: "
+        "{reasons}. Criticism, even harsh criticism, is welcome. You may rephrase your comment "
+        "and submit it again, or appeal this decision."
+    ),
+}
+
+_IN_REVIEW: dict[StatementLanguage, str] = {
+    "he": "בהתייעצות זו כל תגובה נבדקת בידי מנחה לפני פרסומה. התגובה שלך תפורסם לאחר הבדיקה.",
+    "ar": "في هذه المشاورة يراجع مشرفٌ كل تعليق قبل نشره. سيُنشر تعليقك بعد المراجعة.",
+    "en": (
+        "In this consultation a moderator reads every comment before it is published. "
+        "Your comment will appear once it has been reviewed."
+    ),
+}
+
+_SEPARATOR: dict[StatementLanguage, str] = {"he": "; ", "ar": "؛ ", "en": "; "}
+
+
+def statement_language(language: str) -> StatementLanguage:
+    return "he" if language == "he" else "ar" if language == "ar" else "en"
+
+
+def rejection_statement(reasons: Sequence[str], *, language: str) -> str:
+    lang = statement_language(language)
+    labels = [_REASON_LABELS[r][lang] for r in reasons if r in _REASON_LABELS]
+    return _REJECTED[lang].format(reasons=_SEPARATOR[lang].join(labels))
+
+
+def review_statement(*, language: str) -> str:
+    return _IN_REVIEW[statement_language(language)]

@@ -1,0 +1,303 @@
+"""The delivery worker: sends the deliveries outbox to the subscribers' endpoints.
+
+It polls for due deliveries (and is woken at once when this process records new ones), claims
+each one atomically with a lease, so two replicas never send the same delivery at the same time
+and the claims of a process that died expire, and sends up to ``webhook_concurrency`` at once, so
+one slow endpoint holds up only its own deliveries. A failed attempt is retried with exponential
+backoff and full jitter until ``webhook_max_attempts``; the final outcome is announced on the bus
+as ``WebhookDelivered`` or ``WebhookFailed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from kolot.common.events import (
+    Event,
+    WebhookDelivered,
+    WebhookDeliveryData,
+    WebhookFailed,
+    derived_id,
+    new_id,
+    utcnow,
+)
+from kolot.notify.backoff import Uniform, retry_delay
+from kolot.notify.models import Delivery, Subscription
+from kolot.notify.repository import DeliveryRepository, SubscriptionRepository
+from kolot.notify.settings import NotifySettings
+from kolot.notify.webhooks import signed_headers
+
+log = logging.getLogger(__name__)
+
+OUTCOME_SWEEP_INTERVAL = 15.0
+"""Seconds between looks for final outcomes whose event did not reach the bus (it was down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Sender(Protocol):
+    async def __call__(self, url: str, body: str, headers: Mapping[str, str]) -> AttemptResult: ...
+
+
+class Publisher(Protocol):
+    async def publish(self, *events: Event) -> None: ...
+
+
+def outcome_event(delivery: Delivery) -> Event:
+    """The event announcing a delivery's final outcome; its id is derived from the delivery, so
+    announcing it again (after a crash, or by the sweep) is dropped as a duplicate."""
+    data = WebhookDeliveryData(
+        subscription_id=delivery.subscription_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        attempt=delivery.attempts,
+        status_code=delivery.last_status_code,
+        error=delivery.last_error,
+        duration_ms=delivery.last_duration_ms,
+    )
+    if delivery.status == "delivered":
+        return WebhookDelivered(
+            id=derived_id(delivery.id, "delivered"), subject=delivery.campaign_id, data=data
+        )
+    return WebhookFailed(
+        id=derived_id(delivery.id, "failed"), subject=delivery.campaign_id, data=data
+    )
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        settings: NotifySettings,
+        *,
+        deliveries: DeliveryRepository,
+        subscriptions: SubscriptionRepository,
+        publisher: Publisher,
+        clock: Callable[[], datetime] = utcnow,
+        uniform: Uniform = random.uniform,
+    ) -> None:
+        self._settings = settings
+        self._deliveries = deliveries
+        self._subscriptions = subscriptions
+        self._publisher = publisher
+        self._clock = clock
+        self._uniform = uniform
+        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._last_sweep = float("-inf")
+
+    def wake(self) -> None:
+        """New deliveries were recorded: look for due ones now rather than at the next poll."""
+        self._wake.set()
+
+    @asynccontextmanager
+    async def running(self, send: Sender) -> AsyncIterator[None]:
+        """Run the worker in the background until the context exits, then stop it cleanly."""
+        task = asyncio.create_task(self._run(send), name="webhook-delivery")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self, send: Sender) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                more = False
+                try:
+                    await self._sweep_outcomes()
+                    more = await self._start_due(send)
+                except Exception as exc:
+                    # the store or the bus is away: keep the loop alive and try again later
+                    log.warning("webhook delivery poll failed: %s", exc, exc_info=exc)
+                if more:
+                    await asyncio.sleep(0)
+                    continue
+                await self._idle()
+        finally:
+            await self._stop()
+
+    async def _idle(self) -> None:
+        """Wait for the next poll, a wake-up, or a free slot."""
+        waiter = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {waiter, *self._in_flight},
+                timeout=self._settings.webhook_poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            waiter.cancel()
+            with suppress(asyncio.CancelledError):
+                await waiter
+
+    async def _stop(self) -> None:
+        """Let attempts in flight finish within their timeout; give back the rest at once."""
+        if not self._in_flight:
+            return
+        _, pending = await asyncio.wait(self._in_flight, timeout=self._settings.webhook_timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _start_due(self, send: Sender) -> bool:
+        """Claim due deliveries for the free slots and start them; True if more may be due."""
+        free = self._settings.webhook_concurrency - len(self._in_flight)
+        if free <= 0:
+            return False
+        now = self._clock()
+        ids = await self._deliveries.due_ids(now=now, limit=free)
+        if not ids:
+            return False
+        lease_until = now + timedelta(seconds=self._settings.webhook_lease)
+        claimed: list[tuple[Delivery, str]] = []
+        for delivery_id in ids:
+            lease_id = new_id()
+            delivery = await self._deliveries.claim(
+                delivery_id, lease_id=lease_id, now=now, lease_until=lease_until
+            )
+            if delivery is not None:  # else another replica was first
+                claimed.append((delivery, lease_id))
+        if claimed:
+            subscriptions = await self._subscriptions.get_many(
+                list({delivery.subscription_id for delivery, _ in claimed})
+            )
+            for delivery, lease_id in claimed:
+                task = asyncio.create_task(
+                    self._attempt(
+                        delivery,
+                        subscriptions.get(delivery.subscription_id),
+                        lease_id=lease_id,
+                        send=send,
+                    ),
+                    name=f"webhook-{delivery.id}",
+                )
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+        return len(ids) == free
+
+    async def _attempt(
+        self,
+        delivery: Delivery,
+        subscription: Subscription | None,
+        *,
+        lease_id: str,
+        send: Sender,
+    ) -> None:
+        try:
+            fields = await self._try_once(delivery, subscription, send=send)
+            finished = await self._deliveries.finish_attempt(
+                delivery.id, lease_id=lease_id, fields=fields
+            )
+        except asyncio.CancelledError:
+            # stopping mid-attempt: the receiver may or may not have it; send again soon (the
+            # webhook-id lets it drop the duplicate)
+            await self._deliveries.release(delivery.id, lease_id=lease_id, now=self._clock())
+            raise
+        except Exception as exc:
+            # the lease expires and the delivery is tried again
+            log.exception("webhook delivery %s could not be recorded", delivery.id, exc_info=exc)
+            return
+        if finished is None:
+            log.warning("webhook delivery %s: lease lost before its result was stored", delivery.id)
+        elif finished.pending_event:
+            await self._announce([finished])
+
+    async def _try_once(
+        self, delivery: Delivery, subscription: Subscription | None, *, send: Sender
+    ) -> dict[str, Any]:
+        settings = self._settings
+        if subscription is None:
+            return {
+                "status": "cancelled",
+                "next_attempt_at": None,
+                "completed_at": self._clock(),
+                "last_error": "subscription deleted",
+            }
+        if delivery.attempts > settings.webhook_max_attempts:
+            # its last attempt was claimed by a process that died
+            return self._final("failed", last_error="no attempts left after an interrupted attempt")
+        headers = signed_headers(
+            secret=subscription.secret,
+            message_id=delivery.event_id,
+            body=delivery.event,
+            at=self._clock(),
+        )
+        try:
+            result = await send(subscription.url, delivery.event, headers)
+        except Exception as exc:  # a Sender reports errors in its result; this is a bug
+            log.exception("webhook sender failed on %s", delivery.id, exc_info=exc)
+            result = AttemptResult(None, f"{type(exc).__name__}: {exc}", 0.0)
+        outcome: dict[str, Any] = {
+            "last_status_code": result.status_code,
+            "last_error": result.error,
+            "last_duration_ms": round(result.duration_ms, 3),
+        }
+        if result.ok:
+            log.debug("webhook %s delivered (attempt %d)", delivery.id, delivery.attempts)
+            return self._final("delivered", **outcome)
+        if delivery.attempts >= settings.webhook_max_attempts:
+            log.warning("webhook %s failed for good: %s", delivery.id, result.error)
+            return self._final("failed", **outcome)
+        delay = retry_delay(
+            delivery.attempts,
+            base=settings.webhook_backoff_base,
+            cap=settings.webhook_backoff_cap,
+            uniform=self._uniform,
+        )
+        log.info(
+            "webhook %s attempt %d failed (%s); retrying in %.1fs",
+            delivery.id,
+            delivery.attempts,
+            result.error,
+            delay,
+        )
+        return {
+            **outcome,
+            "status": "pending",
+            "next_attempt_at": self._clock() + timedelta(seconds=delay),
+        }
+
+    def _final(self, status: str, **fields: Any) -> dict[str, Any]:
+        return {
+            **fields,
+            "status": status,
+            "next_attempt_at": None,
+            "completed_at": self._clock(),
+            "pending_event": True,
+        }
+
+    async def _announce(self, deliveries: list[Delivery]) -> None:
+        try:
+            await self._publisher.publish(*(outcome_event(d) for d in deliveries))
+            await self._deliveries.events_published([d.id for d in deliveries])
+        except Exception as exc:
+            # the sweep announces them later; their derived ids make a repeat harmless
+            log.warning("could not announce %d webhook outcomes: %s", len(deliveries), exc)
+
+    async def _sweep_outcomes(self) -> None:
+        started = time.monotonic()
+        if started - self._last_sweep < OUTCOME_SWEEP_INTERVAL:
+            return
+        self._last_sweep = started
+        waiting = await self._deliveries.with_pending_event(limit=500)
+        if waiting:
+            await self._announce(waiting)

@@ -1,0 +1,81 @@
+"""Stored document shapes: webhook subscriptions and their deliveries (an outbox)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kolot.common.store import Document
+
+DeliveryStatus = Literal["pending", "sending", "delivered", "failed", "cancelled"]
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = (
+    "pending",
+    "sending",
+    "delivered",
+    "failed",
+    "cancelled",
+)
+CLAIMABLE: tuple[DeliveryStatus, ...] = ("pending", "sending")
+"""``sending`` is claimable again once its lease has expired (its process died mid-attempt)."""
+
+
+class _Stored(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    id: str = Field(alias="_id")
+
+    @classmethod
+    def from_document(cls, document: Document) -> Any:
+        return cls.model_validate(document)
+
+    def to_document(self) -> Document:
+        return self.model_dump(by_alias=True)
+
+
+class Subscription(_Stored):
+    """A ministry's webhook: where to send which public events, and the secret that signs them."""
+
+    url: str
+    event_types: list[str]
+    """Exact public event types, or prefix wildcards such as ``kolot.comment.*``."""
+    campaign_id: str | None = None
+    """Only events of this campaign (``event.subject``); None: every campaign."""
+    description: str | None = None
+    # Stored in clear for now: signing needs the secret itself. It will be encrypted at rest
+    # (envelope encryption with a key outside the database) in a later issue.
+    secret: str
+    owner: str
+    """The staff subject that created it; integrators see and manage only their own."""
+    created_at: datetime
+
+
+class Delivery(_Stored):
+    """One event to deliver to one subscription: ``_id = f"{subscription_id}:{event_id}"``."""
+
+    subscription_id: str
+    event_id: str
+    event_type: str
+    campaign_id: str
+    event: str
+    """The CloudEvent JSON exactly as it is sent (and signed)."""
+    status: DeliveryStatus = "pending"
+    attempts: int = 0
+    """Attempts started; counted when claimed, so a process that dies mid-attempt uses one up."""
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    """When the delivery is next due; for ``sending``, when its lease expires. None when final."""
+    lease_id: str | None = None
+    lease_expires_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    last_duration_ms: float | None = None
+    completed_at: datetime | None = None
+    pending_event: bool | None = None
+    """True while the final outcome's WebhookDelivered/WebhookFailed event is not on the bus yet."""
+
+    @staticmethod
+    def key(subscription_id: str, event_id: str) -> str:
+        return f"{subscription_id}:{event_id}"

@@ -1,0 +1,32 @@
+"""Standard Webhooks: subscription secrets and the signed headers of each attempt."""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+from datetime import datetime
+
+from standardwebhooks.webhooks import Webhook
+
+from kolot.common.bus import CLOUDEVENTS_CONTENT_TYPE
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+SECRET_BYTES = 32
+
+
+def new_secret() -> str:
+    """``whsec_`` + base64 of 32 random bytes (the spec asks for 24 to 64)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def signed_headers(*, secret: str, message_id: str, body: str, at: datetime) -> dict[str, str]:
+    """The headers of one attempt; ``message_id`` stays the same across retries so receivers
+    can drop duplicates, the timestamp and signature are fresh each time."""
+    return {
+        "content-type": CLOUDEVENTS_CONTENT_TYPE,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(math.floor(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "user-agent": "kolot-notify/1",
+    }

@@ -1,0 +1,261 @@
+"""Intake against a real NATS and a real MongoDB-wire server: the log-first write path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from nats.aio.client import Client as NATS
+
+from kolot.common.events import (
+    CommentModerated,
+    CommentModeratedData,
+    CommentPublished,
+    CommentPublishedData,
+    derived_id,
+    parse_event,
+)
+from kolot.intake.app import create_app
+from kolot.intake.settings import IntakeSettings
+from tests.conftest import running_app, staff_headers
+
+pytestmark = pytest.mark.integration
+
+ADMIN = staff_headers("admin")
+
+
+@pytest.fixture
+async def intake(make_settings: Callable[..., Any]) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(make_settings(IntakeSettings))
+    async with running_app(app) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+async def open_campaign(client: httpx.AsyncClient) -> str:
+    created = await client.post(
+        "/v1/campaigns",
+        json={
+            "title": {"he": "תחבורה ציבורית", "en": "Public transport"},
+            "purpose": {"he": "לשמוע את הציבור לפני תיקון התקנות"},
+        },
+        headers=ADMIN,
+    )
+    assert created.status_code == 201, created.text
+    campaign = created.json()
+    assert campaign["status"] == "draft"
+    opened = await client.post(f"/v1/campaigns/{campaign['id']}/open", headers=ADMIN)
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["status"] == "open"
+    return str(campaign["id"])
+
+
+async def participant(client: httpx.AsyncClient) -> dict[str, str]:
+    response = await client.post("/v1/participants", json={"source": "facebook"})
+    assert response.status_code == 201
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def stream_events(nats_url: str, namespace: str, subject: str) -> list[Any]:
+    nc = NATS()
+    await nc.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(subject, stream=f"{namespace.upper()}_EVENTS")
+        found: list[Any] = []
+        try:
+            while True:
+                for msg in await sub.fetch(100, timeout=0.5):
+                    found.append(parse_event(msg.data))
+                    await msg.ack()
+        except TimeoutError:
+            pass
+        return found
+    finally:
+        await nc.close()
+
+
+async def test_comment_is_committed_to_the_stream_once_per_idempotency_key(
+    intake: httpx.AsyncClient, nats_url: str, namespace: str
+) -> None:
+    campaign_id = await open_campaign(intake)
+    author = await participant(intake)
+    body = {"text": "  אני מתנגד\u202e לתוכנית, היא תפגע בפריפריה  "}
+    first = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments",
+        json=body,
+        headers={**author, "Idempotency-Key": "k-1"},
+    )
+    again = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments",
+        json=body,
+        headers={**author, "Idempotency-Key": "k-1"},
+    )
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "pending"
+    assert again.json()["id"] == first.json()["id"]
+
+    events = await stream_events(nats_url, namespace, f"{namespace}.events.comment.submitted.*")
+    assert [e.id for e in events] == [first.json()["id"]]
+    # bidi override removed, NFC, trimmed
+    assert events[0].data.text == "אני מתנגד לתוכנית, היא תפגע בפריפריה"
+
+    verdict = await intake.post(
+        "/v1/receipts/verify", json={"receipt": first.json()["receipt"], "text": body["text"]}
+    )
+    assert verdict.json()["valid"] is True
+    assert verdict.json()["text_matches"] is True
+    forged = await intake.post(
+        "/v1/receipts/verify", json={"receipt": first.json()["receipt"], "text": "something else"}
+    )
+    assert forged.json()["text_matches"] is False
+
+
+async def test_published_comment_becomes_visible_and_author_sees_status(
+    intake: httpx.AsyncClient,
+) -> None:
+    campaign_id = await open_campaign(intake)
+    author = await participant(intake)
+    accepted = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments", json={"text": "צריך עוד קווי אוטובוס"}, headers=author
+    )
+    comment_id = accepted.json()["id"]
+
+    own = await _eventually(lambda: intake.get(f"/v1/comments/{comment_id}", headers=author))
+    assert own.json()["status"] == "pending"
+    assert (await intake.get(f"/v1/campaigns/{campaign_id}/comments")).json()["items"] == []
+
+    # moderation's events, as moderation would publish them
+    runtime = intake.app.state.runtime  # type: ignore[attr-defined]
+    await runtime.publisher.publish(
+        CommentModerated(
+            id=derived_id(comment_id, "moderated"),
+            source="kolot/moderation",
+            subject=campaign_id,
+            data=CommentModeratedData(
+                comment_id=comment_id,
+                decision="approve",
+                automatic=True,
+                redacted_text="צריך עוד קווי אוטובוס",
+                language="he",
+            ),
+        ),
+    )
+    await runtime.publisher.publish(
+        CommentPublished(
+            id=derived_id(comment_id, "published"),
+            subject=campaign_id,
+            data=CommentPublishedData(
+                comment_id=comment_id, text="צריך עוד קווי אוטובוס", language="he"
+            ),
+        )
+    )
+    page = await _eventually(
+        lambda: intake.get(f"/v1/campaigns/{campaign_id}/comments"),
+        until=lambda r: len(r.json()["items"]) == 1,
+    )
+    item = page.json()["items"][0]
+    assert item["id"] == comment_id
+    assert item["language"] == "he"
+    own = await intake.get(f"/v1/comments/{comment_id}", headers=author)
+    assert own.json()["status"] == "published"
+    other = await participant(intake)
+    assert (await intake.get(f"/v1/comments/{comment_id}", headers=other)).status_code == 404
+
+
+async def test_closed_or_unknown_campaign_refuses_comments_with_problem_details(
+    intake: httpx.AsyncClient,
+) -> None:
+    campaign_id = await open_campaign(intake)
+    author = await participant(intake)
+    closed = await intake.post(f"/v1/campaigns/{campaign_id}/close", headers=ADMIN)
+    assert closed.json()["status"] == "closed"
+    refused = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments", json={"text": "late"}, headers=author
+    )
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/campaign-not-open")
+    unknown = await intake.post("/v1/campaigns/nope/comments", json={"text": "x"}, headers=author)
+    assert unknown.status_code == 404
+
+
+async def test_opening_needs_a_purpose(intake: httpx.AsyncClient) -> None:
+    created = await intake.post("/v1/campaigns", json={"title": {"en": "No purpose"}}, headers=ADMIN)
+    refused = await intake.post(f"/v1/campaigns/{created.json()['id']}/open", headers=ADMIN)
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/purpose-required")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/campaigns", {"title": {"en": "x"}}),
+        ("post", "/v1/campaigns/any/open", None),
+        ("post", "/v1/campaigns/any/close", None),
+    ],
+)
+async def test_staff_routes_refuse_without_token_or_with_a_wrong_role(
+    intake: httpx.AsyncClient, method: str, path: str, body: Any
+) -> None:
+    anonymous = await intake.request(method, path, json=body)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    for role in ("moderator", "analyst", "integrator"):
+        wrong = await intake.request(method, path, json=body, headers=staff_headers(role))
+        assert wrong.status_code == 403, role
+
+
+async def test_comment_needs_a_valid_participant_token(intake: httpx.AsyncClient) -> None:
+    campaign_id = await open_campaign(intake)
+    missing = await intake.post(f"/v1/campaigns/{campaign_id}/comments", json={"text": "x"})
+    assert missing.status_code == 401
+    forged = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments",
+        json={"text": "x"},
+        headers={"Authorization": "Bearer not-a-token"},
+    )
+    assert forged.status_code == 401
+    staff = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments", json={"text": "x"}, headers=ADMIN
+    )
+    assert staff.status_code == 401
+
+
+async def test_bad_bodies_get_problem_details(intake: httpx.AsyncClient) -> None:
+    campaign_id = await open_campaign(intake)
+    author = await participant(intake)
+    for body in ({"text": ""}, {"text": "   "}, {"nope": 1}, {"text": "x", "extra": 1}):
+        response = await intake.post(
+            f"/v1/campaigns/{campaign_id}/comments", json=body, headers=author
+        )
+        assert response.status_code == 422, body
+        assert response.headers["content-type"] == "application/problem+json"
+    too_long = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments", json={"text": "א" * 10_001}, headers=author
+    )
+    assert too_long.status_code == 422
+    assert too_long.json()["type"].endswith("/comment-too-long")
+    bad_json = await intake.post(
+        f"/v1/campaigns/{campaign_id}/comments",
+        content=b"{not json",
+        headers={**author, "content-type": "application/json"},
+    )
+    assert bad_json.status_code == 422
+
+
+async def _eventually(
+    call: Callable[[], Any],
+    *,
+    until: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+    timeout: float = 10.0,
+) -> httpx.Response:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response: httpx.Response = await call()
+        if until(response) or asyncio.get_running_loop().time() > deadline:
+            return response
+        await asyncio.sleep(0.1)

@@ -1,0 +1,391 @@
+"""Webhooks end to end inside one process: a real NATS, a real nx-27017 and a real HTTP receiver.
+
+A public event on the bus reaches a subscriber's endpoint once, signed with the subscription's
+secret; failures are retried with backoff; filters hold; unsafe targets and callers are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from standardwebhooks.webhooks import Webhook
+from tests.conftest import running_app, staff_headers
+
+from kolot.common.auth import Role, issue_staff_token
+from kolot.common.bus import jetstream
+from kolot.common.events import (
+    CommentHidden,
+    CommentHiddenData,
+    CommentPublished,
+    CommentPublishedData,
+    Event,
+    derived_id,
+    new_id,
+)
+from kolot.common.runtime import Runtime
+from kolot.common.settings import DEV_JWT_SECRET
+from kolot.notify.app import create_app
+from kolot.notify.settings import NotifySettings
+
+pytestmark = pytest.mark.integration
+
+INTEGRATOR = staff_headers(Role.INTEGRATOR)
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint: records every request and answers the given statuses, then 200."""
+
+    statuses: list[int] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        self.requests.append((scope["path"], headers, body))
+        status = self.statuses.pop(0) if self.statuses else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def on(self, path: str) -> list[tuple[dict[str, str], bytes]]:
+        return [(headers, body) for p, headers, body in self.requests if p == path]
+
+
+@asynccontextmanager
+async def serving(receiver: Receiver) -> AsyncIterator[str]:
+    """Serve ``receiver`` on a free port of 127.0.0.1; yields its base URL."""
+    config = uvicorn.Config(
+        receiver, host="127.0.0.1", port=0, lifespan="off", log_level="warning", ws="none"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not task.done(), "the test receiver did not start"
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, "timed out waiting for the condition"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., NotifySettings]) -> NotifySettings:
+    return make_settings(
+        NotifySettings,
+        webhook_allowed_hosts="127.0.0.1",
+        webhook_max_attempts=3,
+        webhook_backoff_base=0.05,
+        webhook_backoff_cap=0.1,
+        webhook_poll_interval=0.05,
+        webhook_timeout=5,
+        webhook_lease=10,
+        subscriptions_refresh_interval=0.5,
+    )
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    endpoint = Receiver()
+    async with serving(endpoint) as url:
+        yield endpoint, url
+
+
+@pytest.fixture
+async def notify(settings: NotifySettings) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    app = create_app(settings)
+    async with running_app(app) as client:
+        yield client, app.state.runtime
+
+
+def comment_published(campaign: str = "c1") -> CommentPublished:
+    return CommentPublished(
+        subject=campaign,
+        data=CommentPublishedData(comment_id=new_id(), text="שלום, הערה ציבורית"),
+    )
+
+
+async def subscribe(client: httpx.AsyncClient, url: str, **body: Any) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/subscriptions",
+        json={"url": url, "event_types": ["kolot.comment.published"], **body},
+        headers=INTEGRATOR,
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def delivery_log(client: httpx.AsyncClient, subscription_id: str) -> list[dict[str, Any]]:
+    response = await client.get(
+        f"/v1/subscriptions/{subscription_id}/deliveries", headers=INTEGRATOR
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def last_outcome(runtime: Runtime, event_type: str, campaign: str) -> dict[str, Any]:
+    _, entity, action = event_type.split(".")
+    subject = runtime.streams.events_subject(entity, action, campaign)
+    raw = await jetstream(runtime.broker).get_last_msg(runtime.streams.name("events"), subject)
+    assert raw.data is not None
+    document: dict[str, Any] = json.loads(raw.data)
+    return document
+
+
+def assert_signed(secret: str, headers: dict[str, str], body: bytes, event: Event) -> None:
+    assert headers["content-type"] == "application/cloudevents+json"
+    assert headers["webhook-id"] == event.id
+    assert Webhook(secret).verify(body, headers) == event.to_dict()
+
+
+async def test_a_published_comment_reaches_its_subscriber_once_signed(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    subscription = await subscribe(client, f"{url}/hook", description="ministry of tests")
+    assert subscription["secret"].startswith("whsec_")
+    assert subscription["event_types"] == ["kolot.comment.published"]
+
+    event = comment_published("c1")
+    hidden = CommentHidden(subject="c1", data=CommentHiddenData(comment_id="k", reason="flags"))
+    await runtime.publisher.publish_public(event, hidden)
+    # the same event again under another message id, so the stream keeps both copies and the
+    # consumer sees the event twice: it must still be delivered once
+    await runtime.broker.publish(
+        event.to_json(),
+        subject=event.subject_for(runtime.streams.namespace, "public"),
+        headers={"Nats-Msg-Id": new_id()},
+        stream=runtime.streams.name("public"),
+    )
+
+    await eventually(lambda: len(endpoint.requests) >= 1)
+    log: list[dict[str, Any]] = []
+
+    async def delivered() -> bool:
+        log[:] = await delivery_log(client, subscription["id"])
+        return [d["status"] for d in log] == ["delivered"]
+
+    await eventually(delivered)
+    await asyncio.sleep(0.5)  # room for a wrong second delivery to arrive
+    assert len(endpoint.requests) == 1
+    path, headers, body = endpoint.requests[0]
+    assert path == "/hook"
+    assert_signed(subscription["secret"], headers, body, event)
+
+    [entry] = log
+    assert entry["id"] == f"{subscription['id']}:{event.id}"
+    assert (entry["event_type"], entry["campaign_id"]) == ("kolot.comment.published", "c1")
+    assert (entry["attempts"], entry["last_status_code"], entry["next_attempt_at"]) == (
+        1,
+        200,
+        None,
+    )
+
+    outcome = await last_outcome(runtime, "kolot.webhook.delivered", "c1")
+    assert outcome["id"] == derived_id(entry["id"], "delivered")
+    assert outcome["data"]["event_id"] == event.id
+    assert outcome["data"]["status_code"] == 200
+
+
+async def test_a_failing_endpoint_gets_the_event_on_a_later_attempt(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    endpoint.statuses = [500, 500]
+    subscription = await subscribe(client, f"{url}/flaky")
+    event = comment_published("c2")
+    await runtime.publisher.publish_public(event)
+
+    await eventually(lambda: len(endpoint.requests) >= 3)
+    await eventually(
+        lambda: _statuses(client, subscription["id"], ["delivered"]), timeout=5
+    )  # fmt: skip
+    [entry] = await delivery_log(client, subscription["id"])
+    assert (entry["attempts"], entry["last_status_code"]) == (3, 200)
+    assert len(endpoint.requests) == 3
+    # every attempt carries the same webhook-id and a valid signature
+    for _, headers, body in endpoint.requests:
+        assert_signed(subscription["secret"], headers, body, event)
+
+
+async def _statuses(client: httpx.AsyncClient, subscription_id: str, expected: list[str]) -> bool:
+    return [d["status"] for d in await delivery_log(client, subscription_id)] == expected
+
+
+async def test_an_endpoint_that_never_accepts_fails_after_max_attempts(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    endpoint.statuses = [503] * 10
+    subscription = await subscribe(client, f"{url}/down")
+    event = comment_published("c3")
+    await runtime.publisher.publish_public(event)
+
+    await eventually(lambda: _statuses(client, subscription["id"], ["failed"]))
+    [entry] = await delivery_log(client, subscription["id"])
+    assert (entry["attempts"], entry["last_status_code"]) == (3, 503)
+    assert entry["last_error"] == "HTTP 503"
+    assert len(endpoint.requests) == 3  # max attempts, then no more
+    outcome = await last_outcome(runtime, "kolot.webhook.failed", "c3")
+    assert outcome["id"] == derived_id(entry["id"], "failed")
+    assert outcome["data"]["attempt"] == 3
+
+
+async def test_filters_keep_other_campaigns_and_types_away(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    other_campaign = await subscribe(client, f"{url}/other", campaign_id="c-other")
+    other_type = await subscribe(client, f"{url}/hidden", event_types=["kolot.campaign.*"])
+    this_campaign = await subscribe(client, f"{url}/this", campaign_id="c4")
+
+    await runtime.publisher.publish_public(comment_published("c4"))
+    # the three subscriptions' deliveries are planned together: once the matching one is
+    # delivered, any wrong one would be stored too
+    await eventually(lambda: _statuses(client, this_campaign["id"], ["delivered"]))
+    assert await delivery_log(client, other_campaign["id"]) == []
+    assert await delivery_log(client, other_type["id"]) == []
+    assert [p for p, _, _ in endpoint.requests] == ["/this"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.1.2.3/hook",
+        "http://192.168.1.10:8080/hook",
+        "http://172.16.5.4/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:9000/hook",
+        "http://[::ffff:10.0.0.1]/hook",
+        "ftp://ministry.example/hook",
+        "https://user:secret@127.0.0.1/hook",
+    ],
+)
+async def test_unsafe_targets_are_refused(
+    notify: tuple[httpx.AsyncClient, Runtime], url: str
+) -> None:
+    client, _ = notify
+    response = await client.post(
+        "/v1/subscriptions",
+        json={"url": url, "event_types": ["kolot.comment.published"]},
+        headers=INTEGRATOR,
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/webhook-target-refused")
+    listed = await client.get("/v1/subscriptions", headers=INTEGRATOR)
+    assert listed.json()["items"] == []
+
+
+async def test_invalid_subscriptions_are_refused(notify: tuple[httpx.AsyncClient, Runtime]) -> None:
+    client, _ = notify
+    for body in (
+        {"url": "http://127.0.0.1:1/", "event_types": []},
+        {"url": "http://127.0.0.1:1/", "event_types": ["kolot.comment.submitted"]},  # not public
+        {"url": "http://127.0.0.1:1/", "event_types": ["kolot.comment.published"], "x": 1},
+        {"event_types": ["kolot.comment.published"]},
+    ):
+        response = await client.post("/v1/subscriptions", json=body, headers=INTEGRATOR)
+        assert response.status_code == 422, body
+        assert response.json()["type"].endswith("/validation")
+
+
+async def test_callers_without_the_integrator_role_are_refused(
+    notify: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, _ = notify
+    body = {"url": "http://127.0.0.1:1/hook", "event_types": ["kolot.comment.published"]}
+    created = await subscribe(client, body["url"])
+    calls = [
+        ("POST", "/v1/subscriptions", body),
+        ("GET", "/v1/subscriptions", None),
+        ("GET", f"/v1/subscriptions/{created['id']}/deliveries", None),
+        ("DELETE", f"/v1/subscriptions/{created['id']}", None),
+    ]
+    for method, path, json_body in calls:
+        anonymous = await client.request(method, path, json=json_body)
+        assert anonymous.status_code == 401, (method, path)
+        assert anonymous.headers["content-type"] == "application/problem+json"
+        for role in (Role.MODERATOR, Role.ANALYST):
+            wrong = await client.request(method, path, json=json_body, headers=staff_headers(role))
+            assert wrong.status_code == 403, (method, path, role)
+        forged = {"Authorization": "Bearer " + issue_staff_token("not-the-secret", roles=["admin"])}
+        assert (
+            await client.request(method, path, json=json_body, headers=forged)
+        ).status_code == 401
+    # nothing changed
+    listed = await client.get("/v1/subscriptions", headers=INTEGRATOR)
+    assert [s["id"] for s in listed.json()["items"]] == [created["id"]]
+    # admin passes too
+    admin = await client.post("/v1/subscriptions", json=body, headers=staff_headers(Role.ADMIN))
+    assert admin.status_code == 201
+
+
+async def test_integrators_list_and_delete_their_own_subscriptions(
+    notify: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, _ = notify
+    mine = await subscribe(client, "http://127.0.0.1:1/mine")
+    other = {
+        "Authorization": "Bearer "
+        + issue_staff_token(DEV_JWT_SECRET, roles=[Role.INTEGRATOR], subject="other-ministry")
+    }
+    response = await client.post(
+        "/v1/subscriptions",
+        json={"url": "http://127.0.0.1:1/theirs", "event_types": ["kolot.*"]},
+        headers=other,
+    )
+    theirs = response.json()
+
+    listed = (await client.get("/v1/subscriptions", headers=INTEGRATOR)).json()["items"]
+    assert [s["id"] for s in listed] == [mine["id"]]
+    assert "secret" not in listed[0]
+    everything = await client.get("/v1/subscriptions", headers=staff_headers(Role.ADMIN))
+    assert {s["id"] for s in everything.json()["items"]} == {mine["id"], theirs["id"]}
+
+    # another integrator's subscription is not there for me
+    path = f"/v1/subscriptions/{theirs['id']}"
+    assert (await client.delete(path, headers=INTEGRATOR)).status_code == 404
+    assert (await client.get(f"{path}/deliveries", headers=INTEGRATOR)).status_code == 404
+
+    assert (
+        await client.delete(f"/v1/subscriptions/{mine['id']}", headers=INTEGRATOR)
+    ).status_code == 204
+    assert (await client.get("/v1/subscriptions", headers=INTEGRATOR)).json()["items"] == []
+    gone = await client.delete(f"/v1/subscriptions/{mine['id']}", headers=INTEGRATOR)
+    assert gone.status_code == 404
+    assert gone.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,343 @@
+"""The moderation service with an in-memory store and publisher: what it stores and emits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kolot.common.events import (
+    CampaignCreated,
+    CampaignSnapshot,
+    CampaignUpdated,
+    CommentHidden,
+    CommentModerated,
+    CommentPublished,
+    CommentSubmitted,
+    CommentSubmittedData,
+    Event,
+    LocalizedText,
+    ModerationMode,
+    derived_id,
+)
+from kolot.moderation.models import CampaignPolicy, CommentRecord, CommentStatus
+from kolot.moderation.service import (
+    CommentNotFound,
+    DecisionConflict,
+    HumanDecision,
+    ModerationService,
+)
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.comments: dict[str, CommentRecord] = {}
+        self.campaigns: dict[str, CampaignPolicy] = {}
+
+    async def policies(self, campaign_ids: Collection[str]) -> dict[str, CampaignPolicy]:
+        return {c: self.campaigns[c] for c in campaign_ids if c in self.campaigns}
+
+    async def save_policies(self, policies: Sequence[CampaignPolicy]) -> None:
+        for p in policies:
+            if (
+                p.campaign_id not in self.campaigns
+                or self.campaigns[p.campaign_id].as_of <= p.as_of
+            ):
+                self.campaigns[p.campaign_id] = p
+
+    async def add_automatic(self, records: Sequence[CommentRecord]) -> set[str]:
+        new = {r.comment_id for r in records if r.comment_id not in self.comments}
+        for r in records:
+            self.comments.setdefault(r.comment_id, r)
+        return new
+
+    async def get(self, comment_id: str) -> CommentRecord | None:
+        return self.comments.get(comment_id)
+
+    async def get_many(self, comment_ids: Collection[str]) -> dict[str, CommentRecord]:
+        return {c: self.comments[c] for c in comment_ids if c in self.comments}
+
+    async def mark_emitted(self, comment_ids: Collection[str]) -> None:
+        for c in comment_ids:
+            self.comments[c] = self.comments[c].model_copy(update={"emitted": True})
+
+    async def pending(self, *, campaign_id: str | None, limit: int) -> list[CommentRecord]:
+        items = [
+            r
+            for r in self.comments.values()
+            if r.status == "pending" and campaign_id in (None, r.campaign_id)
+        ]
+        return sorted(items, key=lambda r: r.submitted_at)[:limit]
+
+    async def record_human(
+        self,
+        current: CommentRecord,
+        *,
+        decision: HumanDecision,
+        status: CommentStatus,
+        statement: str,
+        reasons: list[str],
+        moderator: str,
+        at: datetime,
+    ) -> CommentRecord | None:
+        stored = self.comments[current.comment_id]
+        if stored.decided_by != "auto" or stored.status != current.status:
+            return None
+        self.comments[current.comment_id] = updated = stored.model_copy(
+            update={
+                "decision": decision,
+                "status": status,
+                "decided_by": "human",
+                "statement": statement,
+                "reasons": reasons,
+                "moderator": moderator,
+                "decided_at": at,
+                "previous_status": current.status,
+            }
+        )
+        return updated
+
+
+class Recorder:
+    """A publisher that keeps what JetStream would store: one message per id per stream."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, Event] = {}
+        self.public: dict[str, Event] = {}
+        self.sent = 0
+        self.fail_next = False
+
+    async def publish(self, *events: Event) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("bus unavailable")
+        self.sent += len(events)
+        for event in events:
+            self.events.setdefault(event.id, event)
+
+    async def publish_public(self, *events: Event) -> None:
+        self.sent += len(events)
+        for event in events:
+            assert event.public
+            self.public.setdefault(event.id, event)
+
+    def of_type(self, cls: type[Event], *, public: bool = False) -> list[Event]:
+        return [e for e in (self.public if public else self.events).values() if isinstance(e, cls)]
+
+
+class CampaignLog:
+    def __init__(self, *policies: CampaignPolicy) -> None:
+        self.policies = {p.campaign_id: p for p in policies}
+        self.asked: list[str] = []
+
+    async def latest(self, campaign_id: str) -> CampaignPolicy | None:
+        self.asked.append(campaign_id)
+        return self.policies.get(campaign_id)
+
+
+def submitted(comment_id: str, text: str, *, campaign: str = "c1") -> CommentSubmitted:
+    return CommentSubmitted(
+        subject=campaign,
+        time=T0,
+        data=CommentSubmittedData(
+            comment_id=comment_id,
+            participant_id="p1",
+            text=text,
+            text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        ),
+    )
+
+
+def policy(campaign: str, mode: ModerationMode, *, at: datetime = T0) -> CampaignPolicy:
+    return CampaignPolicy(campaign_id=campaign, moderation_mode=mode, as_of=at)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def bus() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def service(store: MemoryStore, bus: Recorder) -> ModerationService:
+    return ModerationService(store, bus, campaign_log=CampaignLog(), clock=lambda: T0)
+
+
+async def test_an_approved_comment_is_stored_and_published_redacted(
+    service: ModerationService, store: MemoryStore, bus: Recorder
+) -> None:
+    await service.moderate([submitted("k1", "תוכנית גרועה, התקשרו 050-1234567")])
+
+    record = store.comments["k1"]
+    assert (record.status, record.decided_by, record.language) == ("approved", "auto", "he")
+    assert record.redacted_text == "תוכנית גרועה, התקשרו [phone]"
+    assert record.emitted
+    (moderated,) = bus.of_type(CommentModerated)
+    assert moderated.id == derived_id("k1", "moderated", "auto")
+    assert isinstance(moderated, CommentModerated)
+    assert moderated.data.automatic
+    assert moderated.data.decision == "approve"
+    (published,) = bus.of_type(CommentPublished, public=True)
+    assert published.id == derived_id("k1", "published", "auto")
+    assert isinstance(published, CommentPublished)
+    assert published.subject == "c1"
+    assert published.data.text == "תוכנית גרועה, התקשרו [phone]"
+    assert published.data.submitted_at == T0
+    assert bus.of_type(CommentPublished) == [published]
+
+
+async def test_a_rejected_comment_is_moderated_but_not_published(
+    service: ModerationService, bus: Recorder
+) -> None:
+    await service.moderate([submitted("k1", "سأقتلك")])
+    (moderated,) = bus.of_type(CommentModerated)
+    assert isinstance(moderated, CommentModerated)
+    assert moderated.data.decision == "reject"
+    assert moderated.data.reasons == ["threat"]
+    assert moderated.data.statement is not None
+    assert "تهديد" in moderated.data.statement
+    assert bus.of_type(CommentPublished) == []
+    assert bus.public == {}
+
+
+async def test_a_redelivered_comment_emits_nothing_new(
+    service: ModerationService, bus: Recorder
+) -> None:
+    event = submitted("k1", "fine")
+    await service.moderate([event, event])  # twice in one batch
+    sent = bus.sent
+    await service.moderate([event])  # and again later
+    assert bus.sent == sent
+    assert len(bus.of_type(CommentPublished)) == 1
+
+
+async def test_events_lost_before_the_bus_took_them_are_sent_again_with_the_same_ids(
+    service: ModerationService, store: MemoryStore, bus: Recorder
+) -> None:
+    event = submitted("k1", "fine")
+    bus.fail_next = True
+    with pytest.raises(RuntimeError):
+        await service.moderate([event])
+    assert not store.comments["k1"].emitted  # stored, not yet acknowledged by the bus
+
+    await service.moderate([event])  # the redelivery
+    assert store.comments["k1"].emitted
+    assert [e.id for e in bus.of_type(CommentPublished)] == [derived_id("k1", "published", "auto")]
+
+
+async def test_pre_moderated_campaign_queues_civil_comments(
+    service: ModerationService, store: MemoryStore, bus: Recorder
+) -> None:
+    store.campaigns["c1"] = policy("c1", "pre")
+    await service.moderate([submitted("k1", "a civil remark")])
+    assert store.comments["k1"].status == "pending"
+    (moderated,) = bus.of_type(CommentModerated)
+    assert isinstance(moderated, CommentModerated)
+    assert moderated.data.decision == "review"
+    assert bus.public == {}
+    assert [r.comment_id for r in await service.queue(campaign_id="c1", limit=10)] == ["k1"]
+    assert await service.queue(campaign_id="other", limit=10) == []
+
+
+async def test_a_campaign_not_yet_in_the_store_is_read_from_the_bus(
+    store: MemoryStore, bus: Recorder
+) -> None:
+    log = CampaignLog(policy("c1", "pre"))
+    service = ModerationService(store, bus, campaign_log=log, clock=lambda: T0)
+    await service.moderate([submitted("k1", "hello"), submitted("k2", "hi", campaign="c2")])
+    assert sorted(log.asked) == ["c1", "c2"]
+    assert store.comments["k1"].status == "pending"
+    assert store.comments["k2"].status == "approved"  # unknown everywhere: automatic
+
+
+async def test_unknown_campaign_mode_is_configurable(store: MemoryStore, bus: Recorder) -> None:
+    service = ModerationService(store, bus, unknown_campaign_mode="pre", clock=lambda: T0)
+    await service.moderate([submitted("k1", "hello")])
+    assert store.comments["k1"].status == "pending"
+
+
+def campaign_event(
+    cls: type[CampaignCreated] | type[CampaignUpdated], mode: ModerationMode, at: datetime
+) -> CampaignCreated | CampaignUpdated:
+    snapshot = CampaignSnapshot(
+        campaign_id="c1", status="draft", title=LocalizedText(en="t"), moderation_mode=mode
+    )
+    return cls(subject="c1", time=at, data=snapshot)
+
+
+async def test_campaign_policy_follows_the_latest_event(
+    service: ModerationService, store: MemoryStore
+) -> None:
+    later = T0 + timedelta(minutes=5)
+    await service.record_campaigns(
+        [campaign_event(CampaignUpdated, "pre", later), campaign_event(CampaignCreated, "auto", T0)]
+    )
+    assert store.campaigns["c1"].moderation_mode == "pre"
+    await service.record_campaigns([campaign_event(CampaignCreated, "auto", T0)])  # redelivered
+    assert store.campaigns["c1"].moderation_mode == "pre"
+
+
+async def test_a_moderator_approves_a_queued_comment(
+    service: ModerationService, store: MemoryStore, bus: Recorder
+) -> None:
+    store.campaigns["c1"] = policy("c1", "pre")
+    await service.moderate([submitted("k1", "a civil remark")])
+
+    record = await service.decide_by_moderator(
+        "k1", decision="approve", reason="On topic", moderator="mod-7"
+    )
+    assert (record.status, record.decided_by, record.moderator) == ("approved", "human", "mod-7")
+    assert record.previous_status == "pending"
+    human = [
+        e for e in bus.events.values() if isinstance(e, CommentModerated) and not e.data.automatic
+    ]
+    assert [e.id for e in human] == [derived_id("k1", "moderated", "human", "approve")]
+    (published,) = bus.of_type(CommentPublished, public=True)
+    assert published.id == derived_id("k1", "published", "human")
+    assert await service.queue(campaign_id=None, limit=10) == []
+
+    # the same decision again is answered with the same record and the same event ids
+    sent = len(bus.events)
+    again = await service.decide_by_moderator(
+        "k1", decision="approve", reason="On topic", moderator="mod-8"
+    )
+    assert again.moderator == "mod-7"
+    assert len(bus.events) == sent
+
+    with pytest.raises(DecisionConflict):
+        await service.decide_by_moderator("k1", decision="reject", reason="no", moderator="m")
+
+
+async def test_rejecting_a_published_comment_hides_it(
+    service: ModerationService, bus: Recorder
+) -> None:
+    await service.moderate([submitted("k1", "published at once")])
+    record = await service.decide_by_moderator(
+        "k1", decision="reject", reason="Spam link", moderator="mod-1"
+    )
+    assert record.status == "rejected"
+    (hidden,) = bus.of_type(CommentHidden, public=True)
+    assert isinstance(hidden, CommentHidden)
+    assert hidden.data.statement is None  # the moderator's words stay off the public stream
+    assert len(bus.of_type(CommentPublished)) == 1  # no second publication
+
+
+async def test_approving_an_auto_approved_comment_publishes_nothing_new(
+    service: ModerationService, bus: Recorder
+) -> None:
+    await service.moderate([submitted("k1", "fine")])
+    await service.decide_by_moderator("k1", decision="approve", reason="ok", moderator="m")
+    assert len(bus.of_type(CommentPublished)) == 1
+
+
+async def test_deciding_an_unknown_comment_fails(service: ModerationService) -> None:
+    with pytest.raises(CommentNotFound):
+        await service.decide_by_moderator("nope", decision="approve", reason="x", moderator="m")
