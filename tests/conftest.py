@@ -35,7 +35,7 @@ def service_env(nats_url: str, mongo_url: str, namespace: str) -> dict[str, Any]
         mongodb_url=mongo_url,
         namespace=namespace,
         log_json=False,
-        consumer_batch_timeout=0.05,
+        consumer_batch_timeout=0.5,
         consumer_backoff=(0.1, 0.2),
     )
     return env

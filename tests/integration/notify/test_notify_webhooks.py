@@ -12,13 +12,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from standardwebhooks.webhooks import Webhook
-from tests.conftest import running_app, staff_headers
 
 from kolot.common.auth import Role, issue_staff_token
 from kolot.common.bus import jetstream
@@ -34,7 +34,10 @@ from kolot.common.events import (
 from kolot.common.runtime import Runtime
 from kolot.common.settings import DEV_JWT_SECRET
 from kolot.notify.app import create_app
+from kolot.notify.models import Delivery
+from kolot.notify.repository import DELIVERIES
 from kolot.notify.settings import NotifySettings
+from tests.conftest import running_app, staff_headers
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +46,12 @@ INTEGRATOR = staff_headers(Role.INTEGRATOR)
 
 @dataclass
 class Receiver:
-    """A webhook endpoint: records every request and answers the given statuses, then 200."""
+    """A webhook endpoint: records every request and answers the given statuses, then 200;
+    requests to a path in ``held`` wait for that event before they are answered."""
 
     statuses: list[int] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    held: dict[str, asyncio.Event] = field(default_factory=dict)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
@@ -58,12 +63,14 @@ class Receiver:
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.requests.append((scope["path"], headers, body))
+        if scope["path"] in self.held:
+            await self.held[scope["path"]].wait()
         status = self.statuses.pop(0) if self.statuses else 200
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    def on(self, path: str) -> list[tuple[dict[str, str], bytes]]:
-        return [(headers, body) for p, headers, body in self.requests if p == path]
+    def ids_on(self, path: str) -> list[str]:
+        return [headers["webhook-id"] for p, headers, _ in self.requests if p == path]
 
 
 @asynccontextmanager
@@ -85,8 +92,8 @@ async def serving(receiver: Receiver) -> AsyncIterator[str]:
         await task
 
 
-async def eventually(check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: float = 15) -> None:
+    deadline = time.monotonic() + within
     while True:
         result = check()
         if not isinstance(result, bool):
@@ -151,6 +158,12 @@ async def delivery_log(client: httpx.AsyncClient, subscription_id: str) -> list[
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+async def statuses_are(
+    client: httpx.AsyncClient, subscription_id: str, expected: list[str]
+) -> bool:
+    return [d["status"] for d in await delivery_log(client, subscription_id)] == expected
 
 
 async def last_outcome(runtime: Runtime, event_type: str, campaign: str) -> dict[str, Any]:
@@ -229,19 +242,13 @@ async def test_a_failing_endpoint_gets_the_event_on_a_later_attempt(
     await runtime.publisher.publish_public(event)
 
     await eventually(lambda: len(endpoint.requests) >= 3)
-    await eventually(
-        lambda: _statuses(client, subscription["id"], ["delivered"]), timeout=5
-    )  # fmt: skip
+    await eventually(lambda: statuses_are(client, subscription["id"], ["delivered"]))
     [entry] = await delivery_log(client, subscription["id"])
     assert (entry["attempts"], entry["last_status_code"]) == (3, 200)
     assert len(endpoint.requests) == 3
     # every attempt carries the same webhook-id and a valid signature
     for _, headers, body in endpoint.requests:
         assert_signed(subscription["secret"], headers, body, event)
-
-
-async def _statuses(client: httpx.AsyncClient, subscription_id: str, expected: list[str]) -> bool:
-    return [d["status"] for d in await delivery_log(client, subscription_id)] == expected
 
 
 async def test_an_endpoint_that_never_accepts_fails_after_max_attempts(
@@ -254,7 +261,7 @@ async def test_an_endpoint_that_never_accepts_fails_after_max_attempts(
     event = comment_published("c3")
     await runtime.publisher.publish_public(event)
 
-    await eventually(lambda: _statuses(client, subscription["id"], ["failed"]))
+    await eventually(lambda: statuses_are(client, subscription["id"], ["failed"]))
     [entry] = await delivery_log(client, subscription["id"])
     assert (entry["attempts"], entry["last_status_code"]) == (3, 503)
     assert entry["last_error"] == "HTTP 503"
@@ -276,7 +283,7 @@ async def test_filters_keep_other_campaigns_and_types_away(
     await runtime.publisher.publish_public(comment_published("c4"))
     # the three subscriptions' deliveries are planned together: once the matching one is
     # delivered, any wrong one would be stored too
-    await eventually(lambda: _statuses(client, this_campaign["id"], ["delivered"]))
+    await eventually(lambda: statuses_are(client, this_campaign["id"], ["delivered"]))
     assert await delivery_log(client, other_campaign["id"]) == []
     assert await delivery_log(client, other_type["id"]) == []
     assert [p for p, _, _ in endpoint.requests] == ["/this"]
@@ -328,8 +335,9 @@ async def test_callers_without_the_integrator_role_are_refused(
     notify: tuple[httpx.AsyncClient, Runtime],
 ) -> None:
     client, _ = notify
-    body = {"url": "http://127.0.0.1:1/hook", "event_types": ["kolot.comment.published"]}
-    created = await subscribe(client, body["url"])
+    url = "http://127.0.0.1:1/hook"
+    body = {"url": url, "event_types": ["kolot.comment.published"]}
+    created = await subscribe(client, url)
     calls = [
         ("POST", "/v1/subscriptions", body),
         ("GET", "/v1/subscriptions", None),
@@ -343,7 +351,10 @@ async def test_callers_without_the_integrator_role_are_refused(
         for role in (Role.MODERATOR, Role.ANALYST):
             wrong = await client.request(method, path, json=json_body, headers=staff_headers(role))
             assert wrong.status_code == 403, (method, path, role)
-        forged = {"Authorization": "Bearer " + issue_staff_token("not-the-secret", roles=["admin"])}
+        forged = {
+            "Authorization": "Bearer "
+            + issue_staff_token("a-different-secret-that-is-long-enough-for-hs256", roles=["admin"])
+        }
         assert (
             await client.request(method, path, json=json_body, headers=forged)
         ).status_code == 401
@@ -389,3 +400,71 @@ async def test_integrators_list_and_delete_their_own_subscriptions(
     gone = await client.delete(f"/v1/subscriptions/{mine['id']}", headers=INTEGRATOR)
     assert gone.status_code == 404
     assert gone.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_slow_endpoint_holds_up_neither_the_bus_nor_other_endpoints(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    endpoint.held["/slow"] = release = asyncio.Event()
+    try:
+        await subscribe(client, f"{url}/slow")
+        await subscribe(client, f"{url}/fast")
+        first, second = comment_published("c5"), comment_published("c5")
+        await runtime.publisher.publish_public(first)
+        await eventually(lambda: endpoint.ids_on("/fast") == [first.id])
+        assert endpoint.ids_on("/slow") == [first.id]  # arrived, and still unanswered
+        await runtime.publisher.publish_public(second)
+        await eventually(lambda: endpoint.ids_on("/fast") == [first.id, second.id])
+    finally:
+        release.set()
+    await eventually(lambda: endpoint.ids_on("/slow") == [first.id, second.id])
+
+
+async def test_a_delivery_abandoned_by_a_crashed_replica_is_sent_once_its_lease_expires(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    subscription = await subscribe(client, f"{url}/hook")
+    event = comment_published("c6")
+    now = datetime.now(UTC)
+    # as a replica leaves it when it dies mid-attempt: claimed, with a lease that has run out
+    abandoned = Delivery(
+        id=Delivery.key(subscription["id"], event.id),
+        subscription_id=subscription["id"],
+        event_id=event.id,
+        event_type=event.type,
+        campaign_id=event.subject,
+        event=event.to_json().decode(),
+        status="sending",
+        attempts=1,
+        lease_owner="crashed-replica",
+        lease_expires_at=now - timedelta(seconds=1),
+        next_attempt_at=now - timedelta(seconds=1),
+        created_at=now - timedelta(seconds=60),
+    )
+    await runtime.db[DELIVERIES].insert_one(abandoned.to_document())
+    await eventually(lambda: statuses_are(client, subscription["id"], ["delivered"]))
+    assert endpoint.ids_on("/hook") == [event.id]
+    [entry] = await delivery_log(client, subscription["id"])
+    assert entry["attempts"] == 2
+
+
+async def test_two_replicas_send_each_delivery_once(
+    settings: NotifySettings, receiver: tuple[Receiver, str]
+) -> None:
+    endpoint, url = receiver
+    first_app, second_app = create_app(settings), create_app(settings)
+    async with running_app(first_app) as client:
+        # created before the second replica starts, so both know it from the start
+        subscription = await subscribe(client, f"{url}/hook", event_types=["kolot.comment.*"])
+        async with running_app(second_app):
+            runtime: Runtime = first_app.state.runtime
+            events = [comment_published("c7") for _ in range(20)]
+            await runtime.publisher.publish_public(*events)
+            await eventually(
+                lambda: statuses_are(client, subscription["id"], ["delivered"] * len(events))
+            )
+    assert sorted(endpoint.ids_on("/hook")) == sorted(event.id for event in events)

@@ -11,6 +11,7 @@ republished to the DLQ stream with the error, then acked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -118,6 +119,8 @@ def create_broker(
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         graceful_timeout=15.0,
+        # a drain that cannot finish must not hold a shutdown past the pod's grace period
+        drain_timeout=5,
         logger=logging.getLogger(f"kolot.{settings.service_name}.bus"),
         log_level=logging.DEBUG,
     )
@@ -330,6 +333,7 @@ class PullConsumer:
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
         self._fetching = False
         self._stopping = False
 
@@ -344,6 +348,7 @@ class PullConsumer:
             stream=self.stream,
             config=self.config,
         )
+        self._subscription = subscription
         self._stopping = False
         self._task = asyncio.create_task(self._run(subscription), name=f"consumer:{self.name}")
 
@@ -379,6 +384,13 @@ class PullConsumer:
             await asyncio.wait_for(task, timeout)
         except (asyncio.CancelledError, TimeoutError):
             pass
+        # Destroy the fetch inbox (the durable consumer stays): messages that reached it after the
+        # last fetch would otherwise make the connection's drain wait for ever; unacked, they are
+        # redelivered after ack_wait.
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
 
 def create_consumer(

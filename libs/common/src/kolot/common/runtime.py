@@ -114,8 +114,10 @@ class Runtime:
         finally:
             # readiness turns false first, then consumers finish their in-flight batch
             self.accepting = False
+            log.info("kolot-%s stopping: consumers finish their batch", settings.service_name)
             for consumer in reversed(self.consumers):
                 await consumer.stop()
+            log.info("kolot-%s stopping: closing the bus and the store", settings.service_name)
             await self.broker.stop()
             await self._mongo.close()
             self._mongo = None

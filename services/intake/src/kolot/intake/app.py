@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -75,6 +76,10 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             max_comment_chars=settings.max_comment_chars,
         )
 
+    async def follow_campaigns(rt: Runtime) -> None:
+        """Every replica keeps every campaign in memory: an ephemeral ordered consumer replays
+        the campaign events (few) and follows new ones, until the app stops."""
+
         async def on_campaign_message(msg: Msg) -> None:
             try:
                 event = parse_event(msg.data)
@@ -83,15 +88,17 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             if event.type in CAMPAIGN_TYPES:
                 directory.apply(event.data)
 
-        # every replica keeps every campaign in memory: an ephemeral ordered consumer replays
-        # campaign events (few) and follows new ones
-        await jetstream(rt.broker).subscribe(
+        subscription = await jetstream(rt.broker).subscribe(
             streams.events_subject("campaign", "*"),
             cb=on_campaign_message,
             ordered_consumer=True,
             deliver_policy=DeliverPolicy.ALL,
             idle_heartbeat=5.0,
         )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await subscription.unsubscribe()
 
     app = create_service_app(
         runtime,
@@ -99,5 +106,6 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         description="Consultations, participants and every contribution, accepted log first.",
         routers=[router],
         on_start=on_start,
+        background=[follow_campaigns],
     )
     return app

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -101,6 +103,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._last_sweep = float("-inf")
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-12:]}"
+        """Who holds a claim: written on the delivery for operators."""
 
     def wake(self) -> None:
         """New deliveries were recorded: look for due ones now rather than at the next poll."""
@@ -164,53 +168,59 @@ class DeliveryWorker:
         if free <= 0:
             return False
         now = self._clock()
-        ids = await self._deliveries.due_ids(now=now, limit=free)
-        if not ids:
+        due = await self._deliveries.due(now=now, limit=free)
+        if not due:
             return False
         lease_until = now + timedelta(seconds=self._settings.webhook_lease)
-        claimed: list[tuple[Delivery, str]] = []
-        for delivery_id in ids:
-            lease_id = new_id()
-            delivery = await self._deliveries.claim(
-                delivery_id, lease_id=lease_id, now=now, lease_until=lease_until
+        claimed: list[Delivery] = []
+        for delivery in due:
+            mine = await self._deliveries.compare_and_set(
+                delivery,
+                {
+                    "status": "sending",
+                    "attempts": delivery.attempts + 1,
+                    "lease_owner": self.owner,
+                    "lease_expires_at": lease_until,
+                    "next_attempt_at": lease_until,
+                    "last_attempt_at": now,
+                },
             )
-            if delivery is not None:  # else another replica was first
-                claimed.append((delivery, lease_id))
+            if mine is not None:  # else another replica was first
+                claimed.append(mine)
         if claimed:
             subscriptions = await self._subscriptions.get_many(
-                list({delivery.subscription_id for delivery, _ in claimed})
+                list({delivery.subscription_id for delivery in claimed})
             )
-            for delivery, lease_id in claimed:
+            for delivery in claimed:
+                subscription = subscriptions.get(delivery.subscription_id)
                 task = asyncio.create_task(
-                    self._attempt(
-                        delivery,
-                        subscriptions.get(delivery.subscription_id),
-                        lease_id=lease_id,
-                        send=send,
-                    ),
-                    name=f"webhook-{delivery.id}",
+                    self._attempt(delivery, subscription, send=send), name=f"webhook-{delivery.id}"
                 )
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
-        return len(ids) == free
+        return len(due) == free
 
     async def _attempt(
-        self,
-        delivery: Delivery,
-        subscription: Subscription | None,
-        *,
-        lease_id: str,
-        send: Sender,
+        self, delivery: Delivery, subscription: Subscription | None, *, send: Sender
     ) -> None:
+        """One attempt of a claimed delivery; ``delivery`` is as the claim wrote it."""
         try:
-            fields = await self._try_once(delivery, subscription, send=send)
-            finished = await self._deliveries.finish_attempt(
-                delivery.id, lease_id=lease_id, fields=fields
+            changes = await self._try_once(delivery, subscription, send=send)
+            finished = await self._deliveries.compare_and_set(
+                delivery, {**changes, "lease_owner": None, "lease_expires_at": None}
             )
         except asyncio.CancelledError:
-            # stopping mid-attempt: the receiver may or may not have it; send again soon (the
-            # webhook-id lets it drop the duplicate)
-            await self._deliveries.release(delivery.id, lease_id=lease_id, now=self._clock())
+            # stopping mid-attempt: the receiver may or may not have it; send it again soon
+            # (the webhook-id lets the receiver drop the duplicate)
+            await self._deliveries.compare_and_set(
+                delivery,
+                {
+                    "status": "pending",
+                    "next_attempt_at": self._clock(),
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                },
+            )
             raise
         except Exception as exc:
             # the lease expires and the delivery is tried again

@@ -66,7 +66,8 @@ class Delivery(_Stored):
     created_at: datetime
     next_attempt_at: datetime | None = None
     """When the delivery is next due; for ``sending``, when its lease expires. None when final."""
-    lease_id: str | None = None
+    lease_owner: str | None = None
+    """The process that holds the delivery while ``sending`` (for operators)."""
     lease_expires_at: datetime | None = None
     last_attempt_at: datetime | None = None
     last_status_code: int | None = None
@@ -75,6 +76,8 @@ class Delivery(_Stored):
     completed_at: datetime | None = None
     pending_event: bool | None = None
     """True while the final outcome's WebhookDelivered/WebhookFailed event is not on the bus yet."""
+    revision: int = 0
+    """Bumped by every write: a write made from a read succeeds only if nothing changed since."""
 
     @staticmethod
     def key(subscription_id: str, event_id: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -97,82 +97,43 @@ class DeliveryRepository:
             return inserted
         return len(result.inserted_ids)
 
-    async def due_ids(self, *, now: datetime, limit: int) -> list[str]:
-        """Pending deliveries that are due, and claimed ones whose lease has expired."""
+    async def due(self, *, now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries that are due, and claimed ones whose lease has expired (while
+        ``sending``, ``next_attempt_at`` is the lease's expiry, so one index serves both)."""
         cursor = (
             self._collection.find(
-                {"status": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}},
-                {"_id": 1},
+                {"status": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}}
             )
             .sort("next_attempt_at", ASCENDING)
             .limit(limit)
         )
-        return [doc["_id"] async for doc in cursor]
+        return [Delivery.from_document(doc) async for doc in cursor]
 
-    async def claim(
-        self, delivery_id: str, *, lease_id: str, now: datetime, lease_until: datetime
-    ) -> Delivery | None:
-        """Take a due delivery for one attempt, atomically: None if another process was first.
+    async def compare_and_set(self, delivery: Delivery, changes: dict[str, Any]) -> Delivery | None:
+        """Write ``delivery`` with ``changes`` if it is unchanged since it was read; None if
+        another write (another replica's claim, a cancellation) came first.
 
-        While ``sending``, ``next_attempt_at`` is the lease's expiry, so the poll's one index finds
-        deliveries abandoned by a process that died, and the attempt is counted now, so a delivery
-        that kills its process every time still runs out of attempts.
+        This is how a delivery is claimed (two replicas never both win), and how an attempt's
+        result is recorded only by the claim that made it. It replaces the whole document rather
+        than ``$set``-ting fields: nx-27017 0.8 stores a datetime given to ``$set`` as a string.
         """
-        doc = await self._collection.find_one_and_update(
-            {
-                "_id": delivery_id,
-                "status": {"$in": list(CLAIMABLE)},
-                "next_attempt_at": {"$lte": now},
-            },
-            {
-                "$set": {
-                    "status": "sending",
-                    "lease_id": lease_id,
-                    "lease_expires_at": lease_until,
-                    "next_attempt_at": lease_until,
-                    "last_attempt_at": now,
-                },
-                "$inc": {"attempts": 1},
-            },
-            return_document=ReturnDocument.AFTER,
+        updated = delivery.model_copy(update={**changes, "revision": delivery.revision + 1})
+        result = await self._collection.replace_one(
+            {"_id": delivery.id, "revision": delivery.revision}, updated.to_document()
         )
-        return None if doc is None else Delivery.from_document(doc)
+        return updated if result.matched_count == 1 else None
 
-    async def finish_attempt(
-        self, delivery_id: str, *, lease_id: str, fields: dict[str, Any]
-    ) -> Delivery | None:
-        """Record an attempt's result, if the lease is still ours (fencing): None otherwise."""
-        doc = await self._collection.find_one_and_update(
-            {"_id": delivery_id, "status": "sending", "lease_id": lease_id},
-            {"$set": {**fields, "lease_id": None, "lease_expires_at": None}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return None if doc is None else Delivery.from_document(doc)
-
-    async def release(self, delivery_id: str, *, lease_id: str, now: datetime) -> None:
-        """Give a claimed delivery back at once (the process is stopping mid-attempt)."""
-        await self._collection.update_one(
-            {"_id": delivery_id, "status": "sending", "lease_id": lease_id},
-            {
-                "$set": {
-                    "status": "pending",
-                    "next_attempt_at": now,
-                    "lease_id": None,
-                    "lease_expires_at": None,
-                }
-            },
-        )
-
-    async def cancel_pending(self, subscription_id: str, *, now: datetime) -> int:
+    async def cancel_pending(self, subscription_id: str) -> int:
         result = await self._collection.update_many(
             {"subscription_id": subscription_id, "status": "pending"},
             {
                 "$set": {
                     "status": "cancelled",
                     "next_attempt_at": None,
-                    "completed_at": now,
                     "last_error": "subscription deleted",
-                }
+                },
+                "$currentDate": {"completed_at": True},
+                "$inc": {"revision": 1},
             },
         )
         return result.modified_count
@@ -183,7 +144,8 @@ class DeliveryRepository:
 
     async def events_published(self, delivery_ids: Sequence[str]) -> None:
         await self._collection.update_many(
-            {"_id": {"$in": list(delivery_ids)}}, {"$set": {"pending_event": None}}
+            {"_id": {"$in": list(delivery_ids)}},
+            {"$set": {"pending_event": None}, "$inc": {"revision": 1}},
         )
 
     async def log(

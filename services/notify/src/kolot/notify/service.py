@@ -119,7 +119,7 @@ class SubscriptionService:
         if not await self._subscriptions.delete(subscription_id, owner=owner):
             raise SubscriptionNotFound(subscription_id)
         # deliveries in flight finish; the worker cancels those it claims later
-        cancelled = await self._deliveries.cancel_pending(subscription_id, now=utcnow())
+        cancelled = await self._deliveries.cancel_pending(subscription_id)
         await self._cache.refresh()
         log.info("subscription %s deleted, %d deliveries cancelled", subscription_id, cancelled)
 
