@@ -20,7 +20,9 @@ from kolot.devstack import ServiceGroup, free_port
 
 
 @pytest.fixture(scope="module")
-def stack(nats_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceGroup]:
+def stack(
+    nats_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceGroup]:
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
     group = ServiceGroup(
         nats_url=nats_url,
@@ -45,7 +47,9 @@ class Receiver:
     url: str
     requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
-    async def wait_for(self, count: int, timeout: float = 15.0) -> list[tuple[dict[str, str], bytes]]:
+    async def wait_for(
+        self, count: int, timeout: float = 15.0
+    ) -> list[tuple[dict[str, str], bytes]]:
         deadline = asyncio.get_running_loop().time() + timeout
         while len(self.requests) < count and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)

@@ -21,7 +21,9 @@ from tests.e2e.conftest import Receiver, json_of
 
 pytestmark = pytest.mark.e2e
 
-HEBREW_COMMENT = "התוכנית החדשה לתחבורה ציבורית בנגב חשובה מאוד, אבל חסרים קווי לילה. צרו קשר: 050-1234567"
+HEBREW_COMMENT = (
+    "התוכנית החדשה לתחבורה ציבורית בנגב חשובה מאוד, אבל חסרים קווי לילה. צרו קשר: 050-1234567"
+)
 
 
 async def eventually(
@@ -92,7 +94,9 @@ async def test_a_hebrew_comment_is_published_delivered_and_counted_once(
 
         async def counted() -> dict[str, Any] | None:
             stats = json_of(
-                await http.get(f"{urls['metrics']}/v1/campaigns/{campaign_id}/stats", headers=analyst)
+                await http.get(
+                    f"{urls['metrics']}/v1/campaigns/{campaign_id}/stats", headers=analyst
+                )
             )
             return stats if stats["comments"]["published"] == 1 else None
 
@@ -119,7 +123,9 @@ async def test_a_hebrew_comment_is_published_delivered_and_counted_once(
 
         async def replayed() -> dict[str, Any] | None:
             stats = json_of(
-                await http.get(f"{urls['metrics']}/v1/campaigns/{campaign_id}/stats", headers=analyst)
+                await http.get(
+                    f"{urls['metrics']}/v1/campaigns/{campaign_id}/stats", headers=analyst
+                )
             )
             marker = stats["funnel"].get("marker", {})
             return stats if marker.get("visits") == 1 else None
@@ -146,7 +152,9 @@ async def test_every_service_is_ready_and_documents_its_contracts(stack: Service
     async with httpx.AsyncClient(timeout=10) as http:
         for name, url in stack.urls.items():
             ready = await http.get(f"{url}/readyz")
-            assert ready.json()["checks"] == {"accepting": True, "nats": True, "mongodb": True}, name
+            assert ready.json()["checks"] == {"accepting": True, "nats": True, "mongodb": True}, (
+                name
+            )
             asyncapi = await http.get(f"{url}/asyncapi.json")
             assert asyncapi.status_code == 200, name
             assert asyncapi.json()["asyncapi"].startswith("3."), name

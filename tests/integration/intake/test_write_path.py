@@ -120,7 +120,9 @@ async def test_published_comment_becomes_visible_and_author_sees_status(
     campaign_id = await open_campaign(intake)
     author = await participant(intake)
     accepted = await intake.post(
-        f"/v1/campaigns/{campaign_id}/comments", json={"text": "צריך עוד קווי אוטובוס"}, headers=author
+        f"/v1/campaigns/{campaign_id}/comments",
+        json={"text": "צריך עוד קווי אוטובוס"},
+        headers=author,
     )
     comment_id = accepted.json()["id"]
 
@@ -184,7 +186,9 @@ async def test_closed_or_unknown_campaign_refuses_comments_with_problem_details(
 
 
 async def test_opening_needs_a_purpose(intake: httpx.AsyncClient) -> None:
-    created = await intake.post("/v1/campaigns", json={"title": {"en": "No purpose"}}, headers=ADMIN)
+    created = await intake.post(
+        "/v1/campaigns", json={"title": {"en": "No purpose"}}, headers=ADMIN
+    )
     refused = await intake.post(f"/v1/campaigns/{created.json()['id']}/open", headers=ADMIN)
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("/purpose-required")

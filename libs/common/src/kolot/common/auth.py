@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-PARTICIPANT_TOKEN_TYPE = "kolot-participant"
+PARTICIPANT_TOKEN_TYPE = "kolot-participant"  # noqa: S105 (a token type, not a secret)
 PARTICIPANT_ISSUER = "kolot/intake"
 
 
@@ -75,7 +75,9 @@ class StaffVerifier:
 
     def verify(self, token: str) -> Staff:
         try:
-            key: Any = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._secret
+            key: Any = (
+                self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._secret
+            )
             claims = jwt.decode(
                 token,
                 key,

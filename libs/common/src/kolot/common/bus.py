@@ -82,12 +82,15 @@ def stream_configs(
             duplicate_window=duplicate_window,
             description=description,
         )
-        for kind, description in (
-            ("events", "Every Kolot domain event (raw text included): for Kolot services only."),
-            ("public", "What may be published: no PII, no unmoderated text. For ministries."),
-            ("dlq", "Messages a Kolot service gave up on after max deliveries, with the error."),
-        )
+        for kind, description in _STREAM_DESCRIPTIONS
     ]
+
+
+_STREAM_DESCRIPTIONS: tuple[tuple[StreamKind, str], ...] = (
+    ("events", "Every Kolot domain event (raw text included): for Kolot services only."),
+    ("public", "What may be published: no PII, no unmoderated text. For ministries."),
+    ("dlq", "Messages a Kolot service gave up on after max deliveries, with the error."),
+)
 
 
 async def ensure_streams(js: JetStreamContext, streams: Streams, *, replicas: int = 1) -> None:
@@ -191,7 +194,7 @@ class ConsumerSpec:
 
 
 class BatchProcessor:
-    """Applies fetched batches: ack on success, isolate and retry failures, dead-letter at the end."""
+    """Applies fetched batches: ack on success, isolate and retry failures, dead-letter last."""
 
     def __init__(
         self,
@@ -373,17 +376,15 @@ class PullConsumer:
                 # e.g. the DLQ publish failed: the unacked messages come back after ack_wait
                 log.exception("%s could not process a batch of %d", self.name, len(messages))
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(self, grace: float = 15.0) -> None:
         task, self._task = self._task, None
         if task is None:
             return
         self._stopping = True
         if self._fetching:
             task.cancel()  # waiting for messages: nothing in hand to finish
-        try:
-            await asyncio.wait_for(task, timeout)
-        except (asyncio.CancelledError, TimeoutError):
-            pass
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, grace)
         # Destroy the fetch inbox (the durable consumer stays): messages that reached it after the
         # last fetch would otherwise make the connection's drain wait for ever; unacked, they are
         # redelivered after ack_wait.

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from faststream.nats import NatsBroker
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from kolot.common.asyncapi import Publication, build_asyncapi
 from kolot.common.auth import StaffVerifier
 from kolot.common.bus import (
     ConsumerSpec,
@@ -26,6 +28,7 @@ from kolot.common.bus import (
     ensure_streams,
     jetstream,
 )
+from kolot.common.events import Event
 from kolot.common.settings import ServiceSettings
 from kolot.common.store import (
     APPLIED_COLLECTION,
@@ -56,9 +59,7 @@ class Runtime:
         self.broker: NatsBroker = create_broker(
             settings, registry=self.registry, tracer_provider=self.tracer_provider
         )
-        self.publisher = EventPublisher(
-            self.broker, self.streams, timeout=settings.publish_timeout
-        )
+        self.publisher = EventPublisher(self.broker, self.streams, timeout=settings.publish_timeout)
         self.consumer_metrics = ConsumerMetrics(self.registry)
         self.staff = StaffVerifier(
             secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
@@ -69,8 +70,10 @@ class Runtime:
         )
         self.indexes = {**(indexes or {}), APPLIED_COLLECTION: APPLIED_INDEXES}
         self.consumers: list[PullConsumer] = []
+        self.publications: list[Publication] = []
         self.accepting = False
         self._mongo: AsyncMongoClient[Document] | None = None
+        self._asyncapi: str | None = None
 
     @property
     def mongo(self) -> AsyncMongoClient[Document]:
@@ -93,6 +96,22 @@ class Runtime:
         )
         self.consumers.append(consumer)
         return consumer
+
+    def publishes(
+        self, stream: Literal["events", "public"], *events: type[Event], description: str = ""
+    ) -> None:
+        """Declare what this service publishes, for its AsyncAPI document."""
+        self.publications.append(Publication(stream, events, description))
+
+    def asyncapi(self) -> str:
+        if self._asyncapi is None:
+            self._asyncapi = build_asyncapi(
+                service=self.settings.service_name,
+                streams=self.streams,
+                consumers=[consumer.processor.spec for consumer in self.consumers],
+                publications=self.publications,
+            )
+        return self._asyncapi
 
     @asynccontextmanager
     async def started(self) -> AsyncIterator[Runtime]:

@@ -21,7 +21,7 @@ Environment = Literal["development", "test", "production"]
 
 
 class ServiceSettings(BaseSettings):
-    """The settings of one service process; each service subclasses it with its own name and port."""
+    """The settings of one service process; each service subclasses it with its name and port."""
 
     model_config = SettingsConfigDict(env_prefix="KOLOT_", extra="ignore", frozen=True)
 
@@ -80,7 +80,9 @@ class ServiceSettings(BaseSettings):
                         "or KOLOT_ENV=development"
                     )
             if self.jwt_secret is None and self.jwt_jwks_url is None:
-                raise ValueError("set KOLOT_JWT_JWKS_URL (OIDC) or KOLOT_JWT_SECRET for staff tokens")
+                raise ValueError(
+                    "set KOLOT_JWT_JWKS_URL (OIDC) or KOLOT_JWT_SECRET for staff tokens"
+                )
         elif self.jwt_secret is None and self.jwt_jwks_url is None:
             raise ValueError("set KOLOT_JWT_SECRET (or KOLOT_JWT_JWKS_URL) for staff tokens")
         return self

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from kolot.common.auth import AuthError, Role, Staff
@@ -66,13 +65,7 @@ def _health_router() -> APIRouter:
 
     @router.get("/asyncapi.json", summary="AsyncAPI 3.0 document of this service's bus contract")
     async def asyncapi(runtime: RuntimeDep) -> Response:
-        spec = AsyncAPI(
-            runtime.broker,
-            title=f"kolot-{runtime.settings.service_name}",
-            version="1",
-            schema_version="3.0.0",
-        )
-        return Response(spec.to_specification().to_json(), media_type="application/json")
+        return Response(runtime.asyncapi(), media_type="application/json")
 
     return router
 
@@ -84,7 +77,7 @@ def create_app(
     description: str,
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
-    background: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+    background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts ``runtime`` (broker, store, consumers).
 
@@ -97,7 +90,7 @@ def create_app(
         async with runtime.started():
             if on_start is not None:
                 await on_start(runtime)
-            tasks = [
+            tasks: list[asyncio.Task[None]] = [
                 asyncio.create_task(job(runtime), name=getattr(job, "__name__", "background"))
                 for job in background
             ]
@@ -125,7 +118,9 @@ def create_app(
     )
 
     @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

@@ -9,7 +9,7 @@ from kolot.intake.settings import IntakeSettings
 
 
 def main() -> None:
-    settings = IntakeSettings()  # type: ignore[call-arg]  # required values come from the env
+    settings = IntakeSettings()  # required values come from the environment
     configure_logging(settings)
     app = create_app(settings)
     run(app, app.state.runtime)

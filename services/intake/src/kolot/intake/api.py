@@ -86,7 +86,9 @@ async def list_campaigns(service: ServiceDep) -> CampaignList:
 async def get_campaign(campaign_id: str, service: ServiceDep) -> CampaignPublic:
     campaign = await service.directory.get(campaign_id)
     if campaign is None:
-        raise Problem(404, "campaign-not-found", "No such consultation", f"no campaign {campaign_id}")
+        raise Problem(
+            404, "campaign-not-found", "No such consultation", f"no campaign {campaign_id}"
+        )
     return CampaignPublic.of(campaign)
 
 

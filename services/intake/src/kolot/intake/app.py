@@ -1,4 +1,4 @@
-"""create_app(settings): intake's ASGI app; its lifespan starts the bus, the store and the projector."""
+"""create_app(settings): intake's ASGI app; its lifespan starts the bus, store and projector."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from kolot.common.bus import ConsumerSpec, jetstream
-from kolot.common.events import UndecodableEvent, parse_event
+from kolot.common.events import (
+    CampaignClosed,
+    CampaignCreated,
+    CampaignOpened,
+    CommentSubmitted,
+    ParticipantRegistered,
+    UndecodableEvent,
+    VisitRecorded,
+    parse_event,
+)
 from kolot.common.events.campaign import CampaignSnapshot
 from kolot.common.runtime import Runtime
 from kolot.common.web import create_app as create_service_app
@@ -62,6 +71,12 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             description="Projects campaign snapshots into intake's store.",
         )
     )
+
+    campaign_events = (CampaignCreated, CampaignOpened, CampaignClosed)
+    runtime.publishes(
+        "events", *campaign_events, ParticipantRegistered, CommentSubmitted, VisitRecorded
+    )
+    runtime.publishes("public", *campaign_events)
 
     async def on_start(rt: Runtime) -> None:
         repository = IntakeRepository(rt.db)

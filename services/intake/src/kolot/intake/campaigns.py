@@ -28,9 +28,13 @@ class CampaignDirectory:
 
     def apply(self, snapshot: CampaignSnapshot) -> None:
         current = self._campaigns.get(snapshot.campaign_id)
-        if current and current.updated_at and snapshot.updated_at:
-            if snapshot.updated_at < current.updated_at:
-                return
+        if (
+            current
+            and current.updated_at
+            and snapshot.updated_at
+            and snapshot.updated_at < current.updated_at
+        ):
+            return
         self._campaigns[snapshot.campaign_id] = snapshot
         self._missing.pop(snapshot.campaign_id, None)
 

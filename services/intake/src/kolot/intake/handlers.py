@@ -24,7 +24,8 @@ CAMPAIGN_TYPES = frozenset(
     for cls in (CampaignCreated, CampaignUpdated, CampaignOpened, CampaignClosed, CampaignArchived)
 )
 COMMENT_TYPES = frozenset(
-    cls.event_type() for cls in (CommentSubmitted, CommentModerated, CommentPublished, CommentHidden)
+    cls.event_type()
+    for cls in (CommentSubmitted, CommentModerated, CommentPublished, CommentHidden)
 )
 
 
@@ -68,7 +69,9 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                     ops.append(UpdateOne({"_id": data.comment_id}, {"$set": decided}, upsert=True))
                 else:
                     status = "rejected" if data.decision == "reject" else "review"
-                    ops.append(status_change(data.comment_id, event.time, {**decided, "status": status}))
+                    ops.append(
+                        status_change(data.comment_id, event.time, {**decided, "status": status})
+                    )
             case CommentPublished(data=data):
                 ops.append(
                     status_change(
@@ -88,7 +91,11 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                     status_change(
                         data.comment_id,
                         event.time,
-                        {"status": "hidden", "hidden_reason": data.reason, "statement": data.statement},
+                        {
+                            "status": "hidden",
+                            "hidden_reason": data.reason,
+                            "statement": data.statement,
+                        },
                     )
                 )
             case _:
@@ -108,7 +115,12 @@ class Projector:
             e.data
             for e in events
             if isinstance(
-                e, CampaignCreated | CampaignUpdated | CampaignOpened | CampaignClosed | CampaignArchived
+                e,
+                CampaignCreated
+                | CampaignUpdated
+                | CampaignOpened
+                | CampaignClosed
+                | CampaignArchived,
             )
         ]
         await self.repository.save_campaigns(snapshots)

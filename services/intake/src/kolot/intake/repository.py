@@ -40,7 +40,12 @@ class IntakeRepository:
         ops = [
             UpdateOne(
                 {"_id": s.campaign_id, "version": {"$lte": version}},
-                {"$set": {**s.model_dump(mode="json", exclude={"campaign_id"}), "version": version}},
+                {
+                    "$set": {
+                        **s.model_dump(mode="json", exclude={"campaign_id"}),
+                        "version": version,
+                    }
+                },
                 upsert=True,
             )
             for s in snapshots
@@ -87,7 +92,6 @@ class IntakeRepository:
 
 def _campaign(doc: Document) -> CampaignSnapshot:
     return CampaignSnapshot(campaign_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
-
 
 
 def status_change(comment_id: str, at: datetime, fields: dict[str, Any]) -> UpdateOne:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kolot.common.events import CampaignSnapshot, LocalizedText, ModerationMode, ParticipantKind
+from kolot.common.events import CampaignSnapshot, ModerationMode, ParticipantKind
 
 _SHORT = 300
 _LONG = 20_000

@@ -45,7 +45,9 @@ class IntakeError(Exception):
 
 
 def _not_found(campaign_id: str) -> IntakeError:
-    return IntakeError(404, "campaign-not-found", "No such consultation", f"no campaign {campaign_id}")
+    return IntakeError(
+        404, "campaign-not-found", "No such consultation", f"no campaign {campaign_id}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +110,7 @@ class IntakeService:
                 "The consultation cannot make this change",
                 f"a {current.status} campaign cannot {transition}",
             )
-        if transition == "open" and all(
-            not text for text in current.purpose.model_dump().values()
-        ):
+        if transition == "open" and all(not text for text in current.purpose.model_dump().values()):
             raise IntakeError(
                 409,
                 "purpose-required",
@@ -210,7 +210,9 @@ class IntakeService:
             ),
         )
         await self.publisher.publish(event)
-        return Submitted(id=comment_id, receipt=self._receipt(event.id, campaign_id, event.time, digest))
+        return Submitted(
+            id=comment_id, receipt=self._receipt(event.id, campaign_id, event.time, digest)
+        )
 
     async def record_visit(
         self, campaign_id: str, body: VisitCreate, *, visitor: Participant | None

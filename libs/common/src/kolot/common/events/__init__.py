@@ -17,7 +17,12 @@ from kolot.common.events._registry import (
     upcast,
 )
 from kolot.common.events.alert import ModerationAlert, ModerationAlertData
-from kolot.common.events.appeal import AppealDecided, AppealDecidedData, AppealFiled, AppealFiledData
+from kolot.common.events.appeal import (
+    AppealDecided,
+    AppealDecidedData,
+    AppealFiled,
+    AppealFiledData,
+)
 from kolot.common.events.campaign import (
     CampaignArchived,
     CampaignClosed,

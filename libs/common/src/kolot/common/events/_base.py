@@ -12,7 +12,7 @@ from uuid6 import uuid7
 _DERIVED_IDS = uuid.UUID("6b6f6c6f-7400-5000-8000-000000000001")
 
 NO_CAMPAIGN = "_"
-"""The campaign token of events that belong to no campaign (subjects and the CloudEvents subject)."""
+"""The campaign token of events that belong to no campaign (in subjects and ``subject``)."""
 
 
 def new_id() -> str:

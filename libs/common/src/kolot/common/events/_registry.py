@@ -95,7 +95,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 
 
 class UndecodableEvent(ValueError):
-    """The payload is not a Kolot event this code can read (bad JSON, schema, or a future version)."""
+    """The payload is not a Kolot event this code can read (bad JSON or schema, future version)."""
 
 
 class UnknownEventType(UndecodableEvent):

@@ -13,7 +13,7 @@ Channel = Literal["web", "mobile", "sms", "whatsapp", "meeting", "email", "api"]
 
 
 class Provenance(Payload):
-    """Where a contribution came from, beyond the web: the meeting, its facilitator, the provider."""
+    """Where a contribution came from beyond the web: the meeting, its facilitator, the provider."""
 
     meeting_id: str | None = None
     facilitator: str | None = None

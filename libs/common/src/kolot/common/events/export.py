@@ -53,7 +53,10 @@ def _shape(schema: dict[str, Any], root: dict[str, Any]) -> Any:
     """A comparable summary of a (sub)schema's type, ignoring titles, descriptions and defaults."""
     schema = _resolve(schema, root)
     if "anyOf" in schema:
-        return ("anyOf", sorted(json.dumps(_shape(s, root), sort_keys=True) for s in schema["anyOf"]))
+        return (
+            "anyOf",
+            sorted(json.dumps(_shape(s, root), sort_keys=True) for s in schema["anyOf"]),
+        )
     if "const" in schema:
         return ("const", schema["const"])
     if "enum" in schema:
@@ -65,7 +68,11 @@ def _shape(schema: dict[str, Any], root: dict[str, Any]) -> Any:
 
 
 def incompatibilities(
-    published: dict[str, Any], current: dict[str, Any], *, path: str = "", roots: tuple[Any, Any] = ()
+    published: dict[str, Any],
+    current: dict[str, Any],
+    *,
+    path: str = "",
+    roots: tuple[Any, Any] | None = None,
 ) -> list[str]:
     """What would break a reader relying on ``published`` if events now follow ``current``."""
     old_root, new_root = roots or (published, current)

@@ -18,7 +18,7 @@ class OutcomePublishedData(Payload):
 
 
 class OutcomePublished(Event):
-    """Intake, when the ministry publishes the outcome of a consultation ("we asked, you said, we did")."""
+    """Intake, when the ministry publishes an outcome ("we asked, you said, we did")."""
 
     public: ClassVar[bool] = True
     type: Literal["kolot.outcome.published"] = "kolot.outcome.published"

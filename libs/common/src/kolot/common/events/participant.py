@@ -50,7 +50,7 @@ class ParticipantErasedData(Payload):
 
 
 class ParticipantErased(Event):
-    """Intake, when a participant asks to be erased: every service removes or anonymises their data."""
+    """Intake, when a participant asks to be erased: every service removes or anonymises them."""
 
     type: Literal["kolot.participant.erased"] = "kolot.participant.erased"
     source: str = "kolot/intake"

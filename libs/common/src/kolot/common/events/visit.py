@@ -1,7 +1,8 @@
 """Visit events, emitted by intake when someone opens a consultation.
 
 Version 2 groups the attribution (source, medium, campaign tag, invitation) in one object; version 1
-had a flat ``source`` string. ``upcast_v1_v2`` lets readers see every stored visit in the latest shape.
+had a flat ``source`` string. ``upcast_v1_v2`` lets readers see every stored visit in the
+latest shape.
 """
 
 from __future__ import annotations
