@@ -263,3 +263,30 @@ async def _eventually(
         if until(response) or asyncio.get_running_loop().time() > deadline:
             return response
         await asyncio.sleep(0.1)
+
+
+async def test_trace_context_travels_from_the_request_across_the_bus(
+    make_settings: Callable[..., Any],
+) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    app = create_app(make_settings(IntakeSettings))
+    exporter = InMemorySpanExporter()
+    app.state.runtime.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with running_app(app) as client:
+        campaign_id = await open_campaign(client)
+        author = await participant(client)
+        accepted = await client.post(
+            f"/v1/campaigns/{campaign_id}/comments", json={"text": "שאלה"}, headers=author
+        )
+        comment_id = accepted.json()["id"]
+        await _eventually(lambda: client.get(f"/v1/comments/{comment_id}", headers=author))
+
+    spans = exporter.get_finished_spans()
+    request = next(
+        s for s in spans if s.kind.name == "SERVER" and "comments" in s.name and "POST" in s.name
+    )
+    consumed = [s for s in spans if s.name == "intake-comments process"]
+    linked_traces = {link.context.trace_id for s in consumed for link in s.links}
+    assert request.context.trace_id in linked_traces

@@ -32,6 +32,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import BadRequestError
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
@@ -206,8 +207,10 @@ class BatchProcessor:
         metrics: ConsumerMetrics,
         max_deliver: int,
         backoff: Sequence[float],
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.spec = spec
+        self.tracer = tracer or trace.get_tracer(__name__)
         self.service = service
         self.streams = streams
         self._publish_raw = publisher
@@ -216,6 +219,22 @@ class BatchProcessor:
         self.backoff = list(backoff) or [1.0]
 
     async def process(self, messages: Sequence[Msg]) -> None:
+        # one span per batch, linked to the span that published each message (OTel messaging
+        # conventions for batch receive): a comment's trace runs from the HTTP request through
+        # every consumer that handled it
+        with self.tracer.start_as_current_span(
+            f"{self.spec.name} process",
+            kind=trace.SpanKind.CONSUMER,
+            links=_links(messages),
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": self.spec.name,
+                "messaging.batch.message_count": len(messages),
+            },
+        ):
+            await self._process(messages)
+
+    async def _process(self, messages: Sequence[Msg]) -> None:
         name = self.spec.name
         self.metrics.batch_size.labels(name).observe(len(messages))
         if messages:
@@ -306,6 +325,15 @@ class BatchProcessor:
         log.error("%s dead-lettered %s to %s: %s", self.spec.name, msg.subject, subject, error)
         self.metrics.dead_lettered.labels(self.spec.name, reason).inc()
         await msg.ack()
+
+
+def _links(messages: Sequence[Msg], limit: int = 128) -> list[trace.Link]:
+    links = []
+    for msg in messages[:limit]:
+        context = trace.get_current_span(propagate.extract(msg.headers or {})).get_span_context()
+        if context.is_valid:
+            links.append(trace.Link(context))
+    return links
 
 
 class PullConsumer:
@@ -401,6 +429,7 @@ def create_consumer(
     settings: ServiceSettings,
     streams: Streams,
     metrics: ConsumerMetrics,
+    tracer: trace.Tracer | None = None,
 ) -> PullConsumer:
     """A durable batch consumer for ``spec``; the runtime starts it once the streams exist."""
 
@@ -421,6 +450,7 @@ def create_consumer(
         metrics=metrics,
         max_deliver=settings.consumer_max_deliver,
         backoff=settings.consumer_backoff,
+        tracer=tracer,
     )
     config = ConsumerConfig(
         durable_name=spec.name,

@@ -93,6 +93,7 @@ class Runtime:
             settings=self.settings,
             streams=self.streams,
             metrics=self.consumer_metrics,
+            tracer=self.tracer_provider.get_tracer("kolot.common.bus"),
         )
         self.consumers.append(consumer)
         return consumer

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from kolot.common.auth import AuthError, Role, Staff
@@ -106,6 +107,13 @@ def create_app(
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    # server spans for every request; the bus publish inside becomes their child, so a trace
+    # follows a contribution from the HTTP request across the services
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=runtime.tracer_provider,
+        excluded_urls="livez,readyz,metrics",
+    )
     app.include_router(_health_router())
     for router in routers:
         app.include_router(router)
