@@ -1,4 +1,4 @@
-"""Bus throughput: Kolot's publish + batch consumer + exactly-once store effect, against raw nats-py.
+"""Bus throughput: Kolot publish + batch consumer + exactly-once store effect vs raw nats-py.
 
 Starts its own NATS and MongoDB-wire servers (devstack) on free ports, unless --nats-url and
 --mongo-url are given. Prints events/s for each stage and the ratio to the raw baseline.
