@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from fastapi import FastAPI
 from nats.aio.msg import Msg
@@ -21,7 +20,6 @@ from kolot.common.events import (
     VisitRecorded,
     parse_event,
 )
-from kolot.common.events.campaign import CampaignSnapshot
 from kolot.common.runtime import Runtime
 from kolot.common.web import create_app as create_service_app
 from kolot.intake.api import router
@@ -36,27 +34,16 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: IntakeSettings) -> FastAPI:
     runtime = Runtime(settings, indexes=INDEXES)
-    holder: dict[str, Any] = {}
-
-    async def load_campaign(campaign_id: str) -> CampaignSnapshot | None:
-        repository: IntakeRepository = holder["repository"]
-        return await repository.get_campaign(campaign_id)
-
-    directory = CampaignDirectory(load_campaign)
-
-    async def on_comments(events: list[Any]) -> None:
-        await holder["projector"].on_comment_events(events)
-
-    async def on_campaigns(events: list[Any]) -> None:
-        await holder["projector"].on_campaign_events(events)
-
+    repository = IntakeRepository(lambda: runtime.db)
+    directory = CampaignDirectory(repository.get_campaign)
+    projector = Projector(repository)
     streams = runtime.streams
     runtime.consumer(
         ConsumerSpec(
             name="intake-comments",
             stream="events",
             subject=streams.events_subject("comment", "*"),
-            handler=on_comments,
+            handler=projector.on_comment_events,
             types=COMMENT_TYPES,
             description="Projects comments and their moderation into intake's read model.",
         )
@@ -66,30 +53,25 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             name="intake-campaigns",
             stream="events",
             subject=streams.events_subject("campaign", "*"),
-            handler=on_campaigns,
+            handler=projector.on_campaign_events,
             types=CAMPAIGN_TYPES,
             description="Projects campaign snapshots into intake's store.",
         )
     )
-
     campaign_events = (CampaignCreated, CampaignOpened, CampaignClosed)
     runtime.publishes(
         "events", *campaign_events, ParticipantRegistered, CommentSubmitted, VisitRecorded
     )
     runtime.publishes("public", *campaign_events)
 
-    async def on_start(rt: Runtime) -> None:
-        repository = IntakeRepository(rt.db)
-        holder["repository"] = repository
-        holder["projector"] = Projector(repository)
-        app.state.intake = IntakeService(
-            publisher=rt.publisher,
-            repository=repository,
-            directory=directory,
-            participant_secret=settings.participant_secret.get_secret_value(),
-            receipt_secret=settings.receipt_secret.get_secret_value(),
-            max_comment_chars=settings.max_comment_chars,
-        )
+    service = IntakeService(
+        publisher=runtime.publisher,
+        repository=repository,
+        directory=directory,
+        participant_secret=settings.participant_secret.get_secret_value(),
+        receipt_secret=settings.receipt_secret.get_secret_value(),
+        max_comment_chars=settings.max_comment_chars,
+    )
 
     async def follow_campaigns(rt: Runtime) -> None:
         """Every replica keeps every campaign in memory: an ephemeral ordered consumer replays
@@ -120,7 +102,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         title="Kolot intake",
         description="Consultations, participants and every contribution, accepted log first.",
         routers=[router],
-        on_start=on_start,
         background=[follow_campaigns],
     )
+    app.state.intake = service
     return app

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
@@ -27,9 +28,18 @@ INDEXES = {
 
 
 class IntakeRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.campaigns = db["campaigns"]
-        self.comments = db["comments"]
+    """Built with the app; reaches the database (which exists once the service started) per call."""
+
+    def __init__(self, database: Callable[[], AsyncDatabase[Document]]) -> None:
+        self._database = database
+
+    @property
+    def campaigns(self) -> AsyncCollection[Document]:
+        return self._database()["campaigns"]
+
+    @property
+    def comments(self) -> AsyncCollection[Document]:
+        return self._database()["comments"]
 
     # campaigns ---------------------------------------------------------------------------
 
@@ -79,7 +89,9 @@ class IntakeRepository:
         return await self.comments.find_one({"_id": comment_id})
 
     @staticmethod
-    async def _bulk_ignoring_stale(collection: Any, ops: Sequence[UpdateOne]) -> None:
+    async def _bulk_ignoring_stale(
+        collection: AsyncCollection[Document], ops: Sequence[UpdateOne]
+    ) -> None:
         # A guarded upsert whose guard fails (a newer state is already stored) tries to insert an
         # existing _id and gets a duplicate-key error: that is the "stale event, skip" outcome.
         try:
