@@ -468,3 +468,32 @@ async def test_two_replicas_send_each_delivery_once(
                 lambda: statuses_are(client, subscription["id"], ["delivered"] * len(events))
             )
     assert sorted(endpoint.ids_on("/hook")) == sorted(event.id for event in events)
+
+
+async def test_deleting_a_subscription_cancels_its_pending_deliveries(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    subscription = await subscribe(client, f"{url}/hook")
+    event = comment_published("c8")
+    now = datetime.now(UTC)
+    waiting = Delivery(
+        id=Delivery.key(subscription["id"], event.id),
+        subscription_id=subscription["id"],
+        event_id=event.id,
+        event_type=event.type,
+        campaign_id=event.subject,
+        event=event.to_json().decode(),
+        attempts=2,
+        next_attempt_at=now + timedelta(seconds=1),  # a retry waiting for its backoff
+        created_at=now,
+    )
+    await runtime.db[DELIVERIES].insert_one(waiting.to_document())
+    response = await client.delete(f"/v1/subscriptions/{subscription['id']}", headers=INTEGRATOR)
+    assert response.status_code == 204
+    stored = await runtime.db[DELIVERIES].find_one({"_id": waiting.id})
+    assert stored is not None
+    assert (stored["status"], stored["next_attempt_at"]) == ("cancelled", None)
+    await asyncio.sleep(1.3)  # past the retry time: nothing is sent
+    assert endpoint.requests == []

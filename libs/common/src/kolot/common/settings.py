@@ -7,9 +7,9 @@ are refused outside ``KOLOT_ENV=development``.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal, Self, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "kolot-development-jwt-secret-never-use-in-production"  # noqa: S105
@@ -18,6 +18,7 @@ DEV_RECEIPT_SECRET = "kolot-development-receipt-secret-never-in-production"  # n
 _PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PARTICIPANT_SECRET, DEV_RECEIPT_SECRET}
 
 Environment = Literal["development", "test", "production"]
+S = TypeVar("S", bound="ServiceSettings")
 
 
 class ServiceSettings(BaseSettings):
@@ -74,11 +75,16 @@ class ServiceSettings(BaseSettings):
         if self.environment == "production":
             for name in ("jwt_secret", "participant_secret", "receipt_secret"):
                 value: SecretStr | None = getattr(self, name)
-                if value is not None and value.get_secret_value() in _PLACEHOLDERS:
+                if value is None:
+                    continue
+                if value.get_secret_value() in _PLACEHOLDERS:
                     raise ValueError(
                         f"KOLOT_{name.upper()} is the development placeholder; set a real secret "
                         "or KOLOT_ENV=development"
                     )
+                if len(value.get_secret_value().encode()) < 32:
+                    # HS256 keys shorter than the hash are guessable (RFC 7518, section 3.2)
+                    raise ValueError(f"KOLOT_{name.upper()} must be at least 32 bytes")
             if self.jwt_secret is None and self.jwt_jwks_url is None:
                 raise ValueError(
                     "set KOLOT_JWT_JWKS_URL (OIDC) or KOLOT_JWT_SECRET for staff tokens"
@@ -99,3 +105,25 @@ def development_environment() -> dict[str, str]:
         "KOLOT_PARTICIPANT_SECRET": DEV_PARTICIPANT_SECRET,
         "KOLOT_RECEIPT_SECRET": DEV_RECEIPT_SECRET,
     }
+
+
+_ENV_NAMES = {
+    "nats_url": "NATS_URL",
+    "mongodb_url": "MONGODB_URL",
+    "environment": "KOLOT_ENV",
+    "otel_exporter_otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+}
+
+
+def load_settings(cls: type[S]) -> S:
+    """The service's settings from the environment, or exit with what to set and why."""
+    try:
+        return cls()  # required values come from the environment
+    except ValidationError as exc:
+        lines = [f"cannot start {cls.__name__}: fix these environment variables"]
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = _ENV_NAMES.get(field, f"KOLOT_{field.upper()}") if field else "settings"
+            message = "is required" if error["type"] == "missing" else error["msg"]
+            lines.append(f"  {name}: {message}")
+        raise SystemExit("\n".join(lines)) from None

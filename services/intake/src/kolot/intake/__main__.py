@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kolot.common.settings import load_settings
 from kolot.common.telemetry import configure_logging
 from kolot.common.web import run
 from kolot.intake.app import create_app
@@ -9,7 +10,7 @@ from kolot.intake.settings import IntakeSettings
 
 
 def main() -> None:
-    settings = IntakeSettings()  # required values come from the environment
+    settings = load_settings(IntakeSettings)
     configure_logging(settings)
     app = create_app(settings)
     run(app, app.state.runtime)

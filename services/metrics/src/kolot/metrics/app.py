@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -44,27 +41,15 @@ def create_app(settings: MetricsSettings) -> FastAPI:
     collector = CountersCollector(limit=settings.max_sources_per_campaign)
     runtime.registry.register(collector)
 
-    app = web.create_app(runtime, title="Kolot metrics", description=DESCRIPTION, routers=[router])
+    async def refresh(rt: Runtime) -> None:
+        await refresh_snapshot(rt, collector, settings.snapshot_interval)
+
+    app = web.create_app(
+        runtime,
+        title="Kolot metrics",
+        description=DESCRIPTION,
+        routers=[router],
+        background=[refresh],
+    )
     app.state.collector = collector
-
-    # The refresher runs while the runtime is started and stops before it (the store closes
-    # after). kolot.common.web.create_app has a start hook but no stop hook, so its lifespan is
-    # wrapped here.
-    started = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with started(app_):
-            task = asyncio.create_task(
-                refresh_snapshot(runtime, collector, settings.snapshot_interval),
-                name="metrics-snapshot",
-            )
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    app.router.lifespan_context = lifespan
     return app

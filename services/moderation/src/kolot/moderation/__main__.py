@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kolot.common.settings import load_settings
 from kolot.common.telemetry import configure_logging
 from kolot.common.web import run
 from kolot.moderation.app import create_app
@@ -9,7 +10,7 @@ from kolot.moderation.settings import ModerationSettings
 
 
 def main() -> None:
-    settings = ModerationSettings()
+    settings = load_settings(ModerationSettings)
     configure_logging(settings)
     app = create_app(settings)
     run(app, app.state.runtime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from kolot.common.auth import Role, Staff
 from kolot.common.problems import Problem
@@ -46,7 +46,7 @@ def _not_found(subscription_id: str) -> Problem:
 
 @router.post(
     "",
-    status_code=status.HTTP_201_CREATED,
+    status_code=201,
     summary="Subscribe a webhook endpoint to public events",
     responses={422: {"description": "invalid body, or a target webhooks may not call"}},
 )
@@ -91,7 +91,7 @@ async def list_deliveries(
 
 @router.delete(
     "/{subscription_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
+    status_code=204,
     summary="Unsubscribe: pending deliveries are cancelled",
 )
 async def delete_subscription(
@@ -101,4 +101,4 @@ async def delete_subscription(
         await service.delete(subscription_id, owner=_owner(staff))
     except SubscriptionNotFound as exc:
         raise _not_found(subscription_id) from exc
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=204)

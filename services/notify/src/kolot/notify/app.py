@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kolot.common import web
+from kolot.common.events import WebhookDelivered, WebhookFailed
 from kolot.common.runtime import Runtime
 from kolot.common.store import Document
 from kolot.notify.api import router as subscriptions_router
@@ -35,24 +33,22 @@ def create_app(settings: NotifySettings) -> FastAPI:
     fanout = EventFanout(cache=cache, deliveries=deliveries, on_recorded=worker.wake)
     runtime.consumer(webhooks_consumer(runtime.streams, fanout))
 
-    @asynccontextmanager
-    async def deliveries_lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # runs inside the runtime's lifespan (store and bus up), and stops before it: the worker
-        # finishes its attempts in flight while it can still record them and announce outcomes
+    async def deliver_webhooks(_: Runtime) -> None:
+        # for the life of the app, once the store and the bus are up; cancelled on shutdown
+        # before the consumers stop, after which the HTTP client closes
         async with (
             create_http_client(settings) as client,
             cache.refreshing(interval=settings.subscriptions_refresh_interval),
-            worker.running(WebhookSender(client, timeout=settings.webhook_timeout)),
         ):
-            yield
+            await worker.run(WebhookSender(client, timeout=settings.webhook_timeout))
 
+    runtime.publishes("events", WebhookDelivered, WebhookFailed)
     app = web.create_app(
         runtime,
         title="Kolot notify",
         description="Signed webhooks of public events for ministries; dissemination to come.",
-        # FastAPI nests an included router's lifespan inside the app's (kolot.common.web's
-        # create_app offers on_start only, and the worker must also stop)
-        routers=[subscriptions_router, APIRouter(lifespan=deliveries_lifespan)],
+        routers=[subscriptions_router],
+        background=[deliver_webhooks],
     )
     app.state.subscriptions = SubscriptionService(
         subscriptions=subscriptions,

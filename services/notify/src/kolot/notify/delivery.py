@@ -16,8 +16,8 @@ import os
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -110,18 +110,9 @@ class DeliveryWorker:
         """New deliveries were recorded: look for due ones now rather than at the next poll."""
         self._wake.set()
 
-    @asynccontextmanager
-    async def running(self, send: Sender) -> AsyncIterator[None]:
-        """Run the worker in the background until the context exits, then stop it cleanly."""
-        task = asyncio.create_task(self._run(send), name="webhook-delivery")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self, send: Sender) -> None:
+    async def run(self, send: Sender) -> None:
+        """Deliver until cancelled; then let the attempts in flight finish (within the attempt
+        timeout) so their results are recorded, and give back those that do not."""
         try:
             while True:
                 self._wake.clear()

@@ -49,8 +49,7 @@ class SubscriptionCache:
 
     @asynccontextmanager
     async def refreshing(self, *, interval: float) -> AsyncIterator[None]:
-        """Load now, then keep refreshing in the background until the context exits."""
-        await self.refresh()
+        """Keep refreshing every ``interval`` seconds in the background until the context exits."""
         task = asyncio.create_task(self._refresh_forever(interval), name="subscriptions-refresh")
         try:
             yield
@@ -61,11 +60,11 @@ class SubscriptionCache:
 
     async def _refresh_forever(self, interval: float) -> None:
         while True:
-            await asyncio.sleep(interval)
             try:
                 await self.refresh()
             except PyMongoError as exc:
                 log.warning("could not refresh the webhook subscriptions: %s", exc)
+            await asyncio.sleep(interval)
 
 
 class SubscriptionService:
