@@ -22,6 +22,7 @@ from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import (
     ConsumerConfig,
@@ -35,6 +36,7 @@ from nats.js.errors import BadRequestError
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from kolot.common.events import Event, UndecodableEvent, UnknownEventType, parse_event
 from kolot.common.settings import ServiceSettings
@@ -270,6 +272,8 @@ class BatchProcessor:
         self.metrics = metrics
         self.max_deliver = max_deliver
         self.backoff = list(backoff) or [1.0]
+        self.pause = 0.0
+        """Seconds the consumer should wait before fetching again (set during an outage)."""
 
     async def process(self, messages: Sequence[Msg]) -> None:
         # one span per batch, linked to the span that published each message (OTel messaging
@@ -315,6 +319,11 @@ class BatchProcessor:
             await self.spec.handler([event for _, event in wanted])
         except Exception as exc:
             self.metrics.failures.labels(name).inc()
+            if is_transient(exc):
+                # the store or the bus is away: every event of the batch would fail the same way,
+                # so hand them all back and let the consumer pause instead of hammering
+                self.pause = await self._retry_all(wanted, exc)
+                return
             if len(wanted) == 1:
                 await self._retry_or_dead_letter(wanted[0][0], exc)
                 return
@@ -340,12 +349,30 @@ class BatchProcessor:
                 self.metrics.events.labels(self.spec.name, "applied").inc()
                 await msg.ack()
 
+    def _delay(self, delivered: int) -> float:
+        return self.backoff[min(max(delivered, 1) - 1, len(self.backoff) - 1)]
+
+    async def _retry_all(self, wanted: list[tuple[Msg, Event]], exc: Exception) -> float:
+        delay = self._delay(max(msg.metadata.num_delivered for msg, _ in wanted))
+        log.warning(
+            "%s: %d events wait %.1fs for an outage to end: %r",
+            self.spec.name,
+            len(wanted),
+            delay,
+            exc,
+        )
+        for msg, _ in wanted:
+            await msg.nak(delay=delay)
+        return delay
+
     async def _retry_or_dead_letter(self, msg: Msg, exc: Exception) -> None:
         delivered = msg.metadata.num_delivered
-        if delivered >= self.max_deliver:
+        # an outage (store or bus unreachable) is retried for as long as it lasts: only an event
+        # that fails on its own merits is given up after max_deliver
+        if delivered >= self.max_deliver and not is_transient(exc):
             await self.dead_letter(msg, f"{type(exc).__name__}: {exc}", reason="max_deliver")
             return
-        delay = self.backoff[min(delivered - 1, len(self.backoff) - 1)]
+        delay = self._delay(delivered)
         log.warning(
             "%s failed on %s (delivery %d of %d), retrying in %.1fs: %s",
             self.spec.name,
@@ -378,6 +405,13 @@ class BatchProcessor:
         log.error("%s dead-lettered %s to %s: %s", self.spec.name, msg.subject, subject, error)
         self.metrics.dead_lettered.labels(self.spec.name, reason).inc()
         await msg.ack()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An outage rather than a bad event: the store or the bus did not answer in time."""
+    if isinstance(exc, BusUnavailable | ConnectionFailure | NatsError | TimeoutError | OSError):
+        return True
+    return isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
 
 
 def _links(messages: Sequence[Msg], limit: int = 128) -> list[trace.Link]:
@@ -426,6 +460,9 @@ class PullConsumer:
         return self.processor.spec.name
 
     async def start(self, js: JetStreamContext) -> None:
+        # create the durable consumer, or bring an existing one to this version's configuration
+        # (pull_subscribe alone would bind to it as it is)
+        await js.add_consumer(self.stream, self.config)
         subscription = await js.pull_subscribe(
             self.processor.spec.subject,
             durable=self.name,
@@ -456,6 +493,13 @@ class PullConsumer:
             except Exception:
                 # e.g. the DLQ publish failed: the unacked messages come back after ack_wait
                 log.exception("%s could not process a batch of %d", self.name, len(messages))
+            pause, self.processor.pause = self.processor.pause, 0.0
+            if pause:
+                self._fetching = True  # nothing in hand: stop() may cancel the wait
+                try:
+                    await asyncio.sleep(pause)
+                finally:
+                    self._fetching = False
 
     async def stop(self, grace: float = 15.0) -> None:
         task, self._task = self._task, None
@@ -508,9 +552,10 @@ def create_consumer(
     config = ConsumerConfig(
         durable_name=spec.name,
         ack_wait=settings.consumer_ack_wait,
-        # one more than ours: we dead-letter on the last delivery; the server's limit only
-        # matters if the process dies while handling that last delivery
-        max_deliver=settings.consumer_max_deliver + 1,
+        # unlimited on the server: the processor decides. It dead-letters an event that keeps
+        # failing on its own after consumer_max_deliver tries, and retries through an outage of
+        # the store or the bus for as long as it lasts, so an outage never loses an event.
+        max_deliver=-1,
         deliver_policy=DeliverPolicy.ALL,
         max_ack_pending=max(1000, settings.consumer_batch_size * 4),
         filter_subject=spec.subject,

@@ -118,7 +118,9 @@ class Runtime:
     async def started(self) -> AsyncIterator[Runtime]:
         settings = self.settings
         self._mongo = create_mongo_client(
-            settings.mongodb_url, app_name=f"kolot-{settings.service_name}"
+            settings.mongodb_url,
+            app_name=f"kolot-{settings.service_name}",
+            timeout=settings.mongodb_timeout,
         )
         try:
             await ensure_indexes(self.db, self.indexes)

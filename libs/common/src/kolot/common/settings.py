@@ -38,6 +38,9 @@ class ServiceSettings(BaseSettings):
     # Namespacing lets several Kolot installations (or tests) share one NATS server and one
     # MongoDB server: subjects are ``<namespace>.events...``, streams ``<NAMESPACE>_EVENTS``,
     # databases ``<namespace>_<service>``.
+    mongodb_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the store to answer before an operation fails (and is retried)."""
+
     namespace: str = Field(default="kolot", pattern=r"^[a-z][a-z0-9_]{0,31}$")
 
     http_host: str = "127.0.0.1"

@@ -36,14 +36,17 @@ def stamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def create_mongo_client(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
+def create_mongo_client(
+    url: str, *, app_name: str, timeout: float = 5.0
+) -> AsyncMongoClient[Document]:
     """One client per process and event loop; it connects lazily on first use."""
     return AsyncMongoClient(
         url,
         appname=app_name,
         tz_aware=True,
         tzinfo=UTC,
-        serverSelectionTimeoutMS=5_000,
+        serverSelectionTimeoutMS=int(timeout * 1000),
+        connectTimeoutMS=int(timeout * 1000),
         uuidRepresentation="standard",
     )
 
