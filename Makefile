@@ -26,7 +26,10 @@ demo: install
 	$(RUN) kolot-dev up --demo
 
 test: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 	$(RUN) lint-imports
+	$(RUN) mypy libs services
 	$(RUN) pytest tests $(PYTEST_ARGS)
 
 test-unit: install

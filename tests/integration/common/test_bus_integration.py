@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from kolot.common.bus import BusUnavailable, ConsumerSpec, Streams, ensure_streams
@@ -25,6 +25,7 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.common.settings import ServiceSettings
+from kolot.devstack.servers import NatsServer
 
 pytestmark = pytest.mark.integration
 
@@ -244,11 +245,38 @@ async def test_ensure_streams_is_idempotent_and_repairs_a_drifted_stream(
     assert await stored(js, streams.name("events")) == 1
 
 
+async def test_a_durable_consumer_of_an_older_version_is_brought_up_to_date(
+    settings: ServiceSettings, js: JetStreamContext, namespace: str
+) -> None:
+    streams = Streams(namespace)
+    await ensure_streams(js, streams)
+    # as the previous release left it: the server gave up after max_deliver + 1 deliveries
+    await js.add_consumer(
+        streams.name("events"),
+        ConsumerConfig(
+            durable_name=CONSUMER,
+            ack_wait=30.0,
+            max_deliver=4,
+            filter_subject=streams.events_subject("comment", "submitted"),
+        ),
+    )
+    recorder = Recorder()
+    event = submitted(1)
+    async with runtime_with(settings, recorder).started() as runtime:
+        await runtime.publisher.publish(event)
+        await eventually(lambda: recorder.applied, what="the event applied")
+        info = await js.consumer_info(streams.name("events"), CONSUMER)
+
+    assert info.config.max_deliver == -1
+    assert info.config.ack_wait == settings.consumer_ack_wait
+    assert recorder.applied == [event.id]
+
+
 # -- restarts and stopping ----------------------------------------------------------------------
 
 
 async def test_consumers_survive_a_nats_restart(
-    make_settings: Callable[..., Any], nats_server: Any, namespace: str
+    make_settings: Callable[..., Any], nats_server: NatsServer, namespace: str
 ) -> None:
     settings: ServiceSettings = make_settings(
         ServiceSettings, service_name="probe", publish_timeout=0.5
@@ -259,15 +287,21 @@ async def test_consumers_survive_a_nats_restart(
         await runtime.publisher.publish(*before)
         await eventually(lambda: len(set(recorder.applied)) == 2, what="events before the stop")
 
+        connection = runtime.broker.connection
+        pid = nats_server.pid
         await asyncio.to_thread(nats_server.stop)
         try:
+            # nothing may be reported as accepted while the bus is away
             with pytest.raises(BusUnavailable):
                 await runtime.publisher.publish(submitted(99))
         finally:
             await asyncio.to_thread(nats_server.start)
+        assert nats_server.pid != pid
 
         await eventually(
-            lambda: runtime.broker.connection.is_connected, timeout=15, what="reconnected"
+            lambda: connection.is_connected and connection.stats["reconnects"] >= 1,
+            timeout=15,
+            what="reconnected",
         )
         await publish_until_acked(runtime, after, timeout=10)
         await eventually(
@@ -277,8 +311,10 @@ async def test_consumers_survive_a_nats_restart(
         )
 
 
-async def publish_until_acked(runtime: Runtime, events: list[CommentSubmitted], *, timeout: float) -> None:
-    """JetStream may answer 'no responders' for a moment after a restart; the ids make retries safe."""
+async def publish_until_acked(
+    runtime: Runtime, events: list[CommentSubmitted], *, timeout: float
+) -> None:
+    """JetStream may refuse publishes for a moment after a restart; the ids make retries safe."""
     deadline = time.monotonic() + timeout
     while True:
         try:

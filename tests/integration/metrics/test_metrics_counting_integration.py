@@ -11,7 +11,6 @@ import httpx
 import nats
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.conftest import running_app, staff_headers
 
 from kolot.common.auth import Role
 from kolot.common.bus import Streams
@@ -35,6 +34,7 @@ from kolot.common.events import (
 from kolot.metrics.app import create_app
 from kolot.metrics.handlers import ALL_EVENTS_CONSUMER
 from kolot.metrics.settings import MetricsSettings
+from tests.conftest import running_app, staff_headers
 
 pytestmark = pytest.mark.integration
 

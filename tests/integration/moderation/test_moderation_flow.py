@@ -10,7 +10,6 @@ from typing import Any
 import nats
 import pytest
 from nats.js import JetStreamContext
-from tests.conftest import running_app, staff_headers
 
 from kolot.common.auth import Role
 from kolot.common.events import (
@@ -29,6 +28,7 @@ from kolot.common.events import (
 from kolot.moderation.app import create_app
 from kolot.moderation.handlers import COMMENTS_CONSUMER
 from kolot.moderation.settings import ModerationSettings
+from tests.conftest import running_app, staff_headers
 
 pytestmark = pytest.mark.integration
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import staff_headers
 
 from kolot.common.auth import Role
 from kolot.common.settings import development_environment
 from kolot.metrics.app import create_app
 from kolot.metrics.settings import MetricsSettings
+from tests.conftest import staff_headers
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kolot.common.auth import AuthError
@@ -16,6 +18,7 @@ from kolot.common.bus import BusUnavailable
 log = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 PROBLEM_BASE = "https://kolot.example/problems/"
 
 
@@ -123,16 +126,27 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(request, exc.status, kind, title, exc.detail, headers=headers)
 
-    async def on_bus(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("answering 503: %s", exc)
-        return problem_response(
-            request,
-            503,
-            "bus-unavailable",
-            "Temporarily unable to accept input",
-            "Nothing was recorded. Please retry after the indicated delay.",
-            headers={"Retry-After": "2"},
-        )
+    def unavailable(kind: str, title: str, detail: str, retry_after: int) -> Handler:
+        async def handler(request: Request, exc: Exception) -> JSONResponse:
+            log.warning("answering 503 %s: %s", kind, exc)
+            return problem_response(
+                request, 503, kind, title, detail, headers={"Retry-After": str(retry_after)}
+            )
+
+        return handler
+
+    on_bus = unavailable(
+        "bus-unavailable",
+        "Temporarily unable to accept input",
+        "Nothing was recorded. Please retry after the indicated delay.",
+        2,
+    )
+    on_store = unavailable(
+        "store-unavailable",
+        "Temporarily unavailable",
+        "The data store did not answer. Please retry after the indicated delay.",
+        5,
+    )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -145,4 +159,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(AuthError, on_auth)
     app.add_exception_handler(BusUnavailable, on_bus)
+    app.add_exception_handler(ConnectionFailure, on_store)
     app.add_exception_handler(Exception, on_unexpected)

@@ -16,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from kolot.common.auth import AuthError, Role, Staff
 from kolot.common.runtime import Runtime
+from kolot.common.settings import S, load_settings
+from kolot.common.telemetry import configure_logging
 
 Lifespan = Callable[[Runtime], Any]
 
@@ -139,6 +141,14 @@ def create_app(
         return response
 
     return app
+
+
+def serve(settings_class: type[S], create_service_app: Callable[[S], FastAPI]) -> None:
+    """The body of every ``kolot-<name>`` command: settings, logging, the app, then serve it."""
+    settings = load_settings(settings_class)
+    configure_logging(settings)
+    app = create_service_app(settings)
+    run(app, app.state.runtime)
 
 
 def run(app: FastAPI, runtime: Runtime) -> None:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from kolot.common.settings import load_settings
-from kolot.common.telemetry import configure_logging
-from kolot.common.web import run
+from kolot.common.web import serve
 from kolot.metrics.app import create_app
 from kolot.metrics.settings import MetricsSettings
 
 
 def main() -> None:
-    settings = load_settings(MetricsSettings)
-    configure_logging(settings)
-    app = create_app(settings)
-    run(app, app.state.runtime)
+    serve(MetricsSettings, create_app)
 
 
 if __name__ == "__main__":
