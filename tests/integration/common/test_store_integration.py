@@ -194,18 +194,8 @@ async def test_concurrent_replicas_never_double_count(
 async def test_a_failing_transaction_leaves_a_concurrent_one_alone(
     client: AsyncMongoClient[Document],
     db: AsyncDatabase[Document],
-    request: pytest.FixtureRequest,
 ) -> None:
     """Two consumers of one service database: one batch fails while the other commits."""
-    build = await client.admin.command("buildInfo")
-    if build.get("process") == "nx_27017":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="nx-27017 does not isolate concurrent transactions on one database; "
-                "kolot.common.store.apply_once should serialize them per database",
-            )
-        )
     committed, failed = [vote(n) for n in range(5)], [vote(n) for n in range(5, 10)]
     failed_wrote, committed_done = asyncio.Event(), asyncio.Event()
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 import pytest
 from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
+from pymongo.errors import AutoReconnect, OperationFailure
 
-from kolot.common.bus import BatchProcessor, ConsumerSpec, Streams
+from kolot.common.bus import BatchProcessor, BusUnavailable, ConsumerSpec, Streams
 from kolot.common.events import (
     CommentPublished,
     CommentPublishedData,
@@ -49,6 +55,7 @@ class FakeMsg:
     data: bytes
     subject: str
     metadata: Metadata
+    headers: dict[str, str] | None = None
     acks: int = 0
     naks: list[float | None] = field(default_factory=list)
 
@@ -69,12 +76,13 @@ class Handler:
 
     poison: set[str] = field(default_factory=set)
     calls: list[list[str]] = field(default_factory=list)
+    failure: Callable[[str], Exception] = lambda message: RuntimeError(message)
 
     async def __call__(self, events: list[Event]) -> None:
         self.calls.append([e.id for e in events])
         bad = self.poison.intersection(e.id for e in events)
         if bad:
-            raise RuntimeError(f"cannot apply {sorted(bad)[0]}")
+            raise self.failure(f"cannot apply {sorted(bad)[0]}")
 
     @property
     def applied(self) -> list[str]:
@@ -97,7 +105,14 @@ class Harness:
     registry: CollectorRegistry
     sequence: int = 0
 
-    def message(self, event: Event | bytes, *, delivered: int = 1, subject: str = "") -> FakeMsg:
+    def message(
+        self,
+        event: Event | bytes,
+        *,
+        delivered: int = 1,
+        subject: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> FakeMsg:
         self.sequence += 1
         if isinstance(event, Event):
             data, subject = event.to_json(), subject or event.subject_for(NS, "events")
@@ -109,6 +124,7 @@ class Harness:
             metadata=Metadata(
                 StreamSequence(stream=self.sequence), num_delivered=delivered, num_pending=7
             ),
+            headers=headers,
         )
 
     async def process(self, *messages: FakeMsg) -> None:
@@ -120,7 +136,11 @@ class Harness:
 
 
 def make_harness(
-    *, types: Collection[str] | None = None, fail_dlq: bool = False, poison: Collection[str] = ()
+    *,
+    types: Collection[str] | None = None,
+    fail_dlq: bool = False,
+    poison: Collection[str] = (),
+    tracer: trace.Tracer | None = None,
 ) -> Harness:
     handler = Handler(poison=set(poison))
     dlq: list[Published] = []
@@ -145,6 +165,7 @@ def make_harness(
         metrics=ConsumerMetrics(registry),
         max_deliver=MAX_DELIVER,
         backoff=BACKOFF,
+        tracer=tracer,
     )
     return Harness(processor, handler, dlq, registry)
 
@@ -406,3 +427,94 @@ async def test_wanted_and_unwanted_types_in_one_batch() -> None:
     assert all(m.settled and m.acks == 1 for m in messages)
     assert h.metric("kolot_consumer_events_total", outcome="applied") == 1
     assert h.metric("kolot_consumer_events_total", outcome="ignored") == 2
+
+
+# -- outages ------------------------------------------------------------------------------------
+
+
+def transient_transaction_error(message: str) -> Exception:
+    return OperationFailure(
+        message, code=112, details={"errorLabels": ["TransientTransactionError"]}
+    )
+
+
+OUTAGES: dict[str, Callable[[str], Exception]] = {
+    "bus": BusUnavailable,
+    "nats": lambda message: ConnectionClosedError(),
+    "mongo-down": AutoReconnect,
+    "write-conflict": transient_transaction_error,
+    "connection-refused": ConnectionRefusedError,
+    "timeout": TimeoutError,
+}
+
+
+@pytest.mark.parametrize("outage", list(OUTAGES))
+async def test_an_outage_hands_the_whole_batch_back_and_pauses(outage: str) -> None:
+    events = [submitted(n) for n in range(3)]
+    h = make_harness(poison={events[1].id})
+    h.handler.failure = OUTAGES[outage]
+    messages = [h.message(e, delivered=d) for e, d in zip(events, (1, 2, 1), strict=True)]
+
+    await h.process(*messages)
+
+    # no one-by-one retry against a store that is away: every event would fail the same way
+    assert h.handler.calls == [[e.id for e in events]]
+    assert all((m.acks, m.naks) == (0, [BACKOFF[1]]) for m in messages)
+    assert h.processor.pause == BACKOFF[1]
+    assert h.dlq == []
+
+
+@pytest.mark.parametrize("outage", list(OUTAGES))
+async def test_an_outage_is_never_dead_lettered(outage: str) -> None:
+    event = submitted(1)
+    h = make_harness(poison={event.id})
+    h.handler.failure = OUTAGES[outage]
+    message = h.message(event, delivered=MAX_DELIVER + 5)
+
+    await h.process(message)
+
+    assert h.dlq == []
+    assert (message.acks, message.naks) == (0, [BACKOFF[-1]])
+
+
+async def test_a_bug_does_not_pause_the_consumer() -> None:
+    event = submitted(1)
+    h = make_harness(poison={event.id})
+
+    await h.process(h.message(event))
+
+    assert h.processor.pause == 0
+
+
+@pytest.mark.parametrize("error", [FileNotFoundError, PermissionError, IsADirectoryError])
+async def test_a_local_os_error_is_a_bug_not_an_outage(error: type[OSError]) -> None:
+    event = submitted(1)
+    h = make_harness(poison={event.id})
+    h.handler.failure = error
+
+    await h.process(h.message(event, delivered=MAX_DELIVER))
+
+    assert len(h.dlq) == 1
+
+
+# -- tracing ------------------------------------------------------------------------------------
+
+
+async def test_a_batch_is_one_consumer_span_linked_to_its_producers() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    h = make_harness(tracer=provider.get_tracer("test"))
+    trace_id, span_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    traced = h.message(submitted(1), headers={"traceparent": f"00-{trace_id}-{span_id}-01"})
+
+    await h.process(traced, h.message(submitted(2)))
+
+    (span,) = exporter.get_finished_spans()
+    assert span.name == f"{CONSUMER} process"
+    assert span.kind == trace.SpanKind.CONSUMER
+    assert span.attributes is not None
+    assert span.attributes["messaging.batch.message_count"] == 2
+    assert [
+        (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in span.links
+    ] == [(trace_id, span_id)]

@@ -602,12 +602,6 @@ class PlacesWithoutStreet(BaseModel):
     places: list[PlaceWithoutStreet] = Field(default_factory=list)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolot.common bug: incompatibilities() does not look inside optional objects "
-    "(anyOf [$ref, null]) or arrays of objects, e.g. CommentSubmittedData.provenance, "
-    "OutcomePublishedData.decisions",
-)
 def test_changes_inside_optional_objects_and_lists_of_objects_are_reported() -> None:
     assert changes(OptionalPlace, OptionalPlaceWithoutStreet) == ["place.street: removed"]
     assert changes(Places, PlacesWithoutStreet) != []

@@ -409,7 +409,10 @@ class BatchProcessor:
 
 def is_transient(exc: BaseException) -> bool:
     """An outage rather than a bad event: the store or the bus did not answer in time."""
-    if isinstance(exc, BusUnavailable | ConnectionFailure | NatsError | TimeoutError | OSError):
+    # ConnectionError, not OSError: a handler's FileNotFoundError is a bug to dead-letter
+    if isinstance(
+        exc, BusUnavailable | ConnectionFailure | NatsError | TimeoutError | ConnectionError
+    ):
         return True
     return isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
 

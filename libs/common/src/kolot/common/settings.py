@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Literal, Self, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "kolot-development-jwt-secret-never-use-in-production"  # noqa: S105
@@ -44,7 +51,8 @@ class ServiceSettings(BaseSettings):
     namespace: str = Field(default="kolot", pattern=r"^[a-z][a-z0-9_]{0,31}$")
 
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8000, ge=1, le=65535)
+    http_port: int = 8000
+    """Checked by a validator, not by Field bounds, which a redeclared default would drop."""
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -72,6 +80,13 @@ class ServiceSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
     )
+
+    @field_validator("http_port")
+    @classmethod
+    def _a_port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("a TCP port is between 1 and 65535")
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:

@@ -8,6 +8,8 @@ replayed event finds its id already there and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import CollectionInvalid, PyMongoError
 
 from kolot.common.events import Event
 
@@ -23,6 +25,7 @@ Document = dict[str, Any]
 E = TypeVar("E", bound=Event)
 
 APPLIED_COLLECTION = "applied_events"
+_TRANSACTION_LOCKS: dict[tuple[int, str], asyncio.Lock] = {}
 
 
 def stamp(value: datetime) -> str:
@@ -54,8 +57,16 @@ def create_mongo_client(
 async def ensure_indexes(
     database: AsyncDatabase[Document], indexes: Mapping[str, Sequence[IndexModel]]
 ) -> None:
-    """Create the indexes each collection needs; idempotent, run at every start."""
+    """Create every collection and the indexes it needs; idempotent, run at every start.
+
+    Collections are created up front even without indexes: on nx-27017 a transaction whose
+    first operation touches a collection that does not exist yet misbehaves.
+    """
+    existing = set(await database.list_collection_names())
     for collection, models in indexes.items():
+        if collection not in existing:
+            with contextlib.suppress(CollectionInvalid):  # another replica made it first
+                await database.create_collection(collection)
         if models:
             await database[collection].create_indexes(list(models))
 
@@ -84,7 +95,11 @@ async def apply_once(
     """
     keys = {f"{consumer}:{event.id}": event for event in events}
     applied = database[APPLIED_COLLECTION]
-    async with client.start_session() as session, await session.start_transaction():
+    # One transaction at a time per database in this process: nx-27017 does not isolate
+    # concurrent transactions on one database (a commit can lose the writes of another). A
+    # consumer applies one batch at a time anyway, so real MongoDB loses nothing by it.
+    lock = _TRANSACTION_LOCKS.setdefault((id(client), database.name), asyncio.Lock())
+    async with lock, client.start_session() as session, await session.start_transaction():
         seen = {
             doc["_id"]
             async for doc in applied.find({"_id": {"$in": list(keys)}}, {"_id": 1}, session=session)

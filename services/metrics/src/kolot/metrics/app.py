@@ -12,6 +12,7 @@ from kolot.common.runtime import Runtime
 from kolot.metrics.api import router
 from kolot.metrics.exposition import CountersCollector
 from kolot.metrics.handlers import all_events_consumer
+from kolot.metrics.models import COUNTERS_COLLECTION
 from kolot.metrics.repository import CountersRepository
 from kolot.metrics.service import MetricsService
 from kolot.metrics.settings import MetricsSettings
@@ -36,7 +37,8 @@ async def refresh_snapshot(runtime: Runtime, collector: CountersCollector, inter
 
 
 def create_app(settings: MetricsSettings) -> FastAPI:
-    runtime = Runtime(settings)
+    # declared so it exists before the first transaction writes to it
+    runtime = Runtime(settings, indexes={COUNTERS_COLLECTION: []})
     runtime.consumer(all_events_consumer(runtime))
     collector = CountersCollector(limit=settings.max_sources_per_campaign)
     runtime.registry.register(collector)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -27,7 +28,8 @@ def derived_id(*parts: str) -> str:
     comment id and the decision), so a redelivered input re-emits the same ids, which the stream's
     duplicate window and every consumer's applied-ids set then drop.
     """
-    return str(uuid.uuid5(_DERIVED_IDS, "/".join(parts)))
+    # JSON keeps the parts apart: ("a/b",) and ("a", "b") must not share an id
+    return str(uuid.uuid5(_DERIVED_IDS, json.dumps(parts)))
 
 
 def utcnow() -> datetime:

@@ -87,15 +87,36 @@ def incompatibilities(
             problems.append(f"{where}: removed")
             continue
         new_prop = new_props[name]
-        if _resolve(old_prop, old_root).get("type") == "object" or "properties" in _resolve(
-            old_prop, old_root
-        ):
-            problems += incompatibilities(
-                old_prop, new_prop, path=f"{where}.", roots=(old_root, new_root)
-            )
-        elif _shape(old_prop, old_root) != _shape(new_prop, new_root):
+        if _shape(old_prop, old_root) != _shape(new_prop, new_root):
             problems.append(f"{where}: type changed")
+            continue
+        # look inside objects, also when optional (anyOf [object, null]) or in a list
+        old_nested, new_nested = (
+            _nested_object(old_prop, old_root),
+            _nested_object(new_prop, new_root),
+        )
+        if old_nested and new_nested:
+            problems += incompatibilities(
+                old_nested[1],
+                new_nested[1],
+                path=f"{where}{old_nested[0]}.",
+                roots=(old_root, new_root),
+            )
     return problems
+
+
+def _nested_object(schema: dict[str, Any], root: dict[str, Any]) -> tuple[str, Any] | None:
+    """The object schema a property holds (``[]`` in the path for a list of them), if any."""
+    schema = _resolve(schema, root)
+    if schema.get("type") == "array":
+        found = _nested_object(schema.get("items", {}), root)
+        return (f"[]{found[0]}", found[1]) if found else None
+    if "anyOf" in schema:
+        objects = [found for option in schema["anyOf"] if (found := _nested_object(option, root))]
+        return objects[0] if len(objects) == 1 else None
+    if schema.get("type") == "object" or "properties" in schema:
+        return ("", schema)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
