@@ -290,3 +290,46 @@ async def test_trace_context_travels_from_the_request_across_the_bus(
     consumed = [s for s in spans if s.name == "intake-comments process"]
     linked_traces = {link.context.trace_id for s in consumed for link in s.links}
     assert request.context.trace_id in linked_traces
+
+
+async def test_published_comments_are_listed_newest_first_across_pages(
+    intake: httpx.AsyncClient,
+) -> None:
+    campaign_id = await open_campaign(intake)
+    author = await participant(intake)
+    runtime = intake.app.state.runtime  # type: ignore[attr-defined]
+    ids = []
+    for n in range(5):
+        # idempotency keys give derived (not time-ordered) ids: the order must not depend on them
+        accepted = await intake.post(
+            f"/v1/campaigns/{campaign_id}/comments",
+            json={"text": f"הערה מספר {n}"},
+            headers={**author, "Idempotency-Key": f"key-{n}"},
+        )
+        ids.append(accepted.json()["id"])
+    await runtime.publisher.publish(
+        *(
+            CommentPublished(
+                id=derived_id(comment_id, "published"),
+                subject=campaign_id,
+                data=CommentPublishedData(comment_id=comment_id, text=f"הערה {n}", language="he"),
+            )
+            for n, comment_id in enumerate(ids)
+        )
+    )
+    await _eventually(
+        lambda: intake.get(f"/v1/campaigns/{campaign_id}/comments"),
+        until=lambda r: len(r.json()["items"]) == 5,
+    )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (await intake.get(f"/v1/campaigns/{campaign_id}/comments", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
+    bad = await intake.get(f"/v1/campaigns/{campaign_id}/comments", params={"cursor": "%%%"})
+    assert bad.status_code == 400

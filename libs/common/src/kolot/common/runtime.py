@@ -140,7 +140,10 @@ class Runtime:
             for consumer in reversed(self.consumers):
                 await consumer.stop()
             log.info("kolot-%s stopping: closing the bus and the store", settings.service_name)
-            await self.broker.stop()
+            try:
+                await self.broker.stop()
+            except Exception as exc:  # e.g. NATS itself is going away: nothing left to drain
+                log.warning("the bus did not close cleanly: %r", exc)
             await self._mongo.close()
             self._mongo = None
             self.tracer_provider.shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated
 
 import jwt
@@ -152,13 +153,20 @@ async def submit_comment(
     return Accepted(id=submitted.id, receipt=submitted.receipt)
 
 
+_CURSOR = re.compile(r"^\d{8}T\d{6}\.\d{6}Z\.[0-9a-f-]{36}$")
+
+
 def _decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise Problem(400, "bad-cursor", "Invalid cursor", "use next_cursor as given") from exc
+        padded = cursor.encode() + b"=" * (-len(cursor) % 4)
+        decoded = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if not _CURSOR.match(decoded):
+        raise Problem(400, "bad-cursor", "Invalid cursor", "pass next_cursor exactly as given")
+    return decoded
 
 
 def _encode_cursor(last_id: str) -> str:
@@ -186,7 +194,7 @@ async def list_published_comments(
         )
         for doc in docs
     ]
-    next_cursor = _encode_cursor(docs[-1]["_id"]) if len(docs) == limit else None
+    next_cursor = _encode_cursor(docs[-1]["sort_key"]) if len(docs) == limit else None
     return CommentPage(items=items, next_cursor=next_cursor)
 
 

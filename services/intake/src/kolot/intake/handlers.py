@@ -17,7 +17,7 @@ from kolot.common.events import (
     Event,
 )
 from kolot.common.store import stamp
-from kolot.intake.repository import IntakeRepository, status_change
+from kolot.intake.repository import IntakeRepository, sort_key, status_change
 
 CAMPAIGN_TYPES = frozenset(
     cls.event_type()
@@ -42,7 +42,7 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                             # a status event may have been applied first (replicas race)
                             "$setOnInsert": {"status": "pending", "status_at": stamp(event.time)},
                             "$set": {
-                                "comment_id": data.comment_id,
+                                "sort_key": sort_key(event.time, data.comment_id),
                                 "campaign_id": event.subject,
                                 "participant_id": data.participant_id,
                                 "text": data.text,
@@ -83,6 +83,11 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                             "public_text": data.text,
                             "language": data.language,
                             "published_at": stamp(event.time),
+                        },
+                        # published before its submission was projected (replicas race): order
+                        # it by the submission time moderation saw until the submission lands
+                        on_insert={
+                            "sort_key": sort_key(data.submitted_at or event.time, data.comment_id)
                         },
                     )
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
@@ -19,9 +19,9 @@ DUPLICATE_KEY = 11000
 INDEXES = {
     "campaigns": [IndexModel([("status", ASCENDING), ("version", DESCENDING)])],
     "comments": [
-        # the public list: published comments of a campaign, newest first (ids are UUIDv7).
-        # The id is copied to comment_id because nx-27017 breaks on compound indexes with _id.
-        IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING), ("comment_id", DESCENDING)]),
+        # the public list: published comments of a campaign, newest first by submission time
+        # (sort_key; ids alone do not order: a retried request's id is derived from its key)
+        IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING), ("sort_key", DESCENDING)]),
         IndexModel([("participant_id", ASCENDING)]),
     ],
 }
@@ -81,8 +81,8 @@ class IntakeRepository:
     ) -> list[Document]:
         query: dict[str, Any] = {"campaign_id": campaign_id, "status": "published"}
         if before:
-            query["comment_id"] = {"$lt": before}
-        cursor = self.comments.find(query).sort("comment_id", DESCENDING).limit(limit)
+            query["sort_key"] = {"$lt": before}
+        cursor = self.comments.find(query).sort("sort_key", DESCENDING).limit(limit)
         return await cursor.to_list(None)
 
     async def get_comment(self, comment_id: str) -> Document | None:
@@ -106,12 +106,30 @@ def _campaign(doc: Document) -> CampaignSnapshot:
     return CampaignSnapshot(campaign_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
 
 
-def status_change(comment_id: str, at: datetime, fields: dict[str, Any]) -> UpdateOne:
+def sort_key(submitted_at: datetime, comment_id: str) -> str:
+    """Orders comments by submission time; the id breaks ties.
+
+    Compact (``20261123T191300.000000Z.<id>``) on purpose: nx-27017 fails range queries on a
+    string that starts like an ISO date and goes on with more text.
+    """
+    return f"{submitted_at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}.{comment_id}"
+
+
+def status_change(
+    comment_id: str,
+    at: datetime,
+    fields: dict[str, Any],
+    *,
+    on_insert: dict[str, Any] | None = None,
+) -> UpdateOne:
     """A status change applied only if nothing newer was applied (replicas may race)."""
     return UpdateOne(
         # $lte, not $lt: nx-27017 never matches $lt in update filters (find is fine). Re-applying
         # the same event (equal time) writes the same values, so $lte is as safe.
         {"_id": comment_id, "status_at": {"$lte": stamp(at)}},
-        {"$set": {**fields, "comment_id": comment_id, "status_at": stamp(at)}},
+        {
+            "$set": {**fields, "status_at": stamp(at)},
+            **({"$setOnInsert": on_insert} if on_insert else {}),
+        },
         upsert=True,
     )
