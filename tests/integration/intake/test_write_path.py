@@ -287,9 +287,13 @@ async def test_trace_context_travels_from_the_request_across_the_bus(
     request = next(
         s for s in spans if s.kind.name == "SERVER" and "comments" in s.name and "POST" in s.name
     )
+    published = next(
+        s for s in spans if s.name.endswith(f"comment.submitted.{campaign_id} publish")
+    )
+    assert published.context.trace_id == request.context.trace_id  # the publish is in the request
     consumed = [s for s in spans if s.name == "intake-comments process"]
-    linked_traces = {link.context.trace_id for s in consumed for link in s.links}
-    assert request.context.trace_id in linked_traces
+    linked = {link.context.span_id for s in consumed for link in s.links}
+    assert published.context.span_id in linked  # and the consumer links to that publish
 
 
 async def test_published_comments_are_listed_newest_first_across_pages(

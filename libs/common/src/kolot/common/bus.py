@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from faststream.nats import NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -34,8 +32,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from kolot.common.events import Event, UndecodableEvent, UnknownEventType, parse_event
@@ -108,19 +105,16 @@ async def ensure_streams(js: JetStreamContext, streams: Streams, *, replicas: in
             await js.update_stream(config)
 
 
-def create_broker(
-    settings: ServiceSettings,
-    *,
-    registry: CollectorRegistry,
-    tracer_provider: TracerProvider,
-) -> NatsBroker:
+def create_broker(settings: ServiceSettings) -> NatsBroker:
+    """The connection to NATS (FastStream keeps it, reconnecting for ever).
+
+    No FastStream middlewares: Kolot publishes (``EventPublisher``) and consumes
+    (``PullConsumer``) on nats-py directly, and instruments both itself (spans with trace
+    context in the message headers, and the ``kolot_bus_*`` / ``kolot_consumer_*`` metrics).
+    """
     return NatsBroker(
         settings.nats_url,
         name=f"kolot-{settings.service_name}",
-        middlewares=[
-            NatsPrometheusMiddleware(registry=registry, app_name=f"kolot-{settings.service_name}"),
-            NatsTelemetryMiddleware(tracer_provider=tracer_provider),
-        ],
         # keep reconnecting for ever: a NATS restart must not kill the service
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -157,10 +151,30 @@ class EventPublisher:
         *,
         timeout: float,
         tracer: trace.Tracer | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self._broker = broker
         self._streams = streams
         self._timeout = timeout
+        self._published = Counter(
+            "kolot_bus_published_events",
+            "Events stored by JetStream (acked), by stream.",
+            ["stream"],
+            registry=registry,
+        )
+        self._failed = Counter(
+            "kolot_bus_publish_failures",
+            "Publish calls that JetStream did not acknowledge in time (answered 503 or retried).",
+            ["stream"],
+            registry=registry,
+        )
+        self._seconds = Histogram(
+            "kolot_bus_publish_seconds",
+            "Time from the first publish of a call to the last JetStream ack.",
+            ["stream"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=registry,
+        )
         self._tracer = tracer or trace.get_tracer(__name__)
         self._js: JetStreamContext | None = None
 
@@ -174,15 +188,19 @@ class EventPublisher:
         if not events:
             return
         stream = self._streams.name(kind)
+        started = time.perf_counter()
         try:
             # one deadline for the whole call (a wait_for per message costs a task each)
             async with asyncio.timeout(self._timeout):
                 await self._pipeline(events, kind, stream)
         except Exception as exc:
+            self._failed.labels(kind).inc()
             raise BusUnavailable(
                 f"{stream} did not acknowledge {len(events)} event(s) "
                 f"({events[0].type}...) in time: {exc!r}"
             ) from exc
+        self._seconds.labels(kind).observe(time.perf_counter() - started)
+        self._published.labels(kind).inc(len(events))
 
     async def _pipeline(
         self, events: Sequence[Event], kind: Literal["events", "public"], stream: str

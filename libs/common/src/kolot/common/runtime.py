@@ -56,10 +56,14 @@ class Runtime:
         self.registry = CollectorRegistry()
         self.tracer_provider = create_tracer_provider(settings)
         self.streams = Streams(settings.namespace)
-        self.broker: NatsBroker = create_broker(
-            settings, registry=self.registry, tracer_provider=self.tracer_provider
+        self.broker: NatsBroker = create_broker(settings)
+        self.publisher = EventPublisher(
+            self.broker,
+            self.streams,
+            timeout=settings.publish_timeout,
+            tracer=self.tracer_provider.get_tracer("kolot.common.bus"),
+            registry=self.registry,
         )
-        self.publisher = EventPublisher(self.broker, self.streams, timeout=settings.publish_timeout)
         self.consumer_metrics = ConsumerMetrics(self.registry)
         self.staff = StaffVerifier(
             secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
