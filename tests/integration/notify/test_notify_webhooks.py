@@ -422,6 +422,19 @@ async def test_a_slow_endpoint_holds_up_neither_the_bus_nor_other_endpoints(
     await eventually(lambda: endpoint.ids_on("/slow") == [first.id, second.id])
 
 
+def stored_delivery(subscription_id: str, event: Event, **state: Any) -> Delivery:
+    """A delivery document as the service stores it, in the given state."""
+    return Delivery(
+        id=Delivery.key(subscription_id, event.id),
+        subscription_id=subscription_id,
+        event_id=event.id,
+        event_type=event.type,
+        campaign_id=event.subject,
+        event=event.to_json().decode(),
+        **state,
+    )
+
+
 async def test_a_delivery_abandoned_by_a_crashed_replica_is_sent_once_its_lease_expires(
     notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
 ) -> None:
@@ -431,13 +444,9 @@ async def test_a_delivery_abandoned_by_a_crashed_replica_is_sent_once_its_lease_
     event = comment_published("c6")
     now = datetime.now(UTC)
     # as a replica leaves it when it dies mid-attempt: claimed, with a lease that has run out
-    abandoned = Delivery(
-        id=Delivery.key(subscription["id"], event.id),
-        subscription_id=subscription["id"],
-        event_id=event.id,
-        event_type=event.type,
-        campaign_id=event.subject,
-        event=event.to_json().decode(),
+    abandoned = stored_delivery(
+        subscription["id"],
+        event,
         status="sending",
         attempts=1,
         lease_owner="crashed-replica",
@@ -478,13 +487,9 @@ async def test_deleting_a_subscription_cancels_its_pending_deliveries(
     subscription = await subscribe(client, f"{url}/hook")
     event = comment_published("c8")
     now = datetime.now(UTC)
-    waiting = Delivery(
-        id=Delivery.key(subscription["id"], event.id),
-        subscription_id=subscription["id"],
-        event_id=event.id,
-        event_type=event.type,
-        campaign_id=event.subject,
-        event=event.to_json().decode(),
+    waiting = stored_delivery(
+        subscription["id"],
+        event,
         attempts=2,
         next_attempt_at=now + timedelta(seconds=1),  # a retry waiting for its backoff
         created_at=now,
