@@ -29,7 +29,7 @@ from kolot.intake.schemas import (
     ReceiptVerdict,
     VisitCreate,
 )
-from kolot.intake.service import IntakeError, IntakeService
+from kolot.intake.service import IntakeError, IntakeService, Transition
 from kolot.intake.text import clean_text, sha256_hex
 
 
@@ -93,20 +93,21 @@ async def get_campaign(campaign_id: str, service: ServiceDep) -> CampaignPublic:
     return CampaignPublic.of(campaign)
 
 
-@router.post("/campaigns/{campaign_id}/open", tags=["campaigns"])
-async def open_campaign(campaign_id: str, service: ServiceDep, _: AdminDep) -> CampaignPublic:
+async def _change(service: IntakeService, campaign_id: str, to: Transition) -> CampaignPublic:
     try:
-        return CampaignPublic.of(await service.change_status(campaign_id, "open"))
+        return CampaignPublic.of(await service.change_status(campaign_id, to))
     except IntakeError as exc:
         raise _problem(exc) from exc
+
+
+@router.post("/campaigns/{campaign_id}/open", tags=["campaigns"])
+async def open_campaign(campaign_id: str, service: ServiceDep, _: AdminDep) -> CampaignPublic:
+    return await _change(service, campaign_id, "open")
 
 
 @router.post("/campaigns/{campaign_id}/close", tags=["campaigns"])
 async def close_campaign(campaign_id: str, service: ServiceDep, _: AdminDep) -> CampaignPublic:
-    try:
-        return CampaignPublic.of(await service.change_status(campaign_id, "close"))
-    except IntakeError as exc:
-        raise _problem(exc) from exc
+    return await _change(service, campaign_id, "close")
 
 
 @router.post("/participants", status_code=status.HTTP_201_CREATED, tags=["participants"])
