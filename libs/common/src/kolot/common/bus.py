@@ -206,39 +206,45 @@ class EventPublisher:
         self, events: Sequence[Event], kind: Literal["events", "public"], stream: str
     ) -> None:
         js = self._jetstream()
-        acks = []
-        for event in events:
-            subject = event.subject_for(self._streams.namespace, kind)
-            with self._tracer.start_as_current_span(
-                f"{subject} publish",
-                kind=trace.SpanKind.PRODUCER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.destination.name": subject,
-                    "messaging.message.id": event.id,
-                    "cloudevents.event_type": event.type,
-                },
-            ):
+        # one PRODUCER span per call (per event it would cost more than the publish itself); its
+        # context travels in every message's traceparent header
+        first = events[0]
+        name = f"{first.subject_for(self._streams.namespace, kind)} publish"
+        with self._tracer.start_as_current_span(
+            name if len(events) == 1 else f"{stream} publish",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": stream,
+                "messaging.batch.message_count": len(events),
+                "messaging.message.id": first.id,
+                "cloudevents.event_type": first.type,
+            },
+        ):
+            context: dict[str, str] = {}
+            propagate.inject(context)
+            acks = []
+            for event in events:
                 headers = {
+                    **context,
                     "Nats-Msg-Id": event.id,
                     "content-type": CLOUDEVENTS_CONTENT_TYPE,
                     "ce-type": event.type,
                 }
-                propagate.inject(headers)
                 acks.append(
                     await js.publish_async(
-                        subject,
+                        event.subject_for(self._streams.namespace, kind),
                         event.to_json(),
                         stream=stream,
                         headers=headers,
                     )
                 )
-        try:
-            await asyncio.gather(*acks)
-        finally:
-            # on timeout, cancel what is still waiting so its in-flight slot is freed
-            for ack in acks:
-                ack.cancel()
+            try:
+                await asyncio.gather(*acks)
+            finally:
+                # on timeout, cancel what is still waiting so its in-flight slot is freed
+                for ack in acks:
+                    ack.cancel()
 
     async def publish(self, *events: Event) -> None:
         await self._send(events, "events")
