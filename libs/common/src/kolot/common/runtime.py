@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from faststream.nats import NatsBroker
+from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -50,8 +51,6 @@ class Runtime:
         *,
         indexes: Mapping[str, Sequence[IndexModel]] | None = None,
     ) -> None:
-        from prometheus_client import CollectorRegistry
-
         self.settings = settings
         self.registry = CollectorRegistry()
         self.tracer_provider = create_tracer_provider(settings)

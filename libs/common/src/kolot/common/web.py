@@ -15,11 +15,10 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from kolot.common.auth import AuthError, Role, Staff
+from kolot.common.problems import install_problem_handlers
 from kolot.common.runtime import Runtime
 from kolot.common.settings import S, load_settings
 from kolot.common.telemetry import configure_logging
-
-Lifespan = Callable[[Runtime], Any]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -103,8 +102,6 @@ def create_app(
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-
-    from kolot.common.problems import install_problem_handlers
 
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.state.runtime = runtime
