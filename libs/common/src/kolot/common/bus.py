@@ -479,7 +479,7 @@ class PullConsumer:
         self.fetch_timeout = fetch_timeout
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
-        self._fetching = False
+        self._idle = False  # fetching or pausing: nothing in hand, so stop() may cancel
         self._stopping = False
 
     @property
@@ -502,7 +502,7 @@ class PullConsumer:
 
     async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping:
-            self._fetching = True
+            self._idle = True
             try:
                 messages = await subscription.fetch(self.batch_size, timeout=self.fetch_timeout)
             except TimeoutError:  # nats.errors.TimeoutError is a subclass: nothing arrived
@@ -514,7 +514,7 @@ class PullConsumer:
                 await asyncio.sleep(1.0)
                 continue
             finally:
-                self._fetching = False
+                self._idle = False
             try:
                 await self.processor.process(messages)
             except Exception:
@@ -522,19 +522,19 @@ class PullConsumer:
                 log.exception("%s could not process a batch of %d", self.name, len(messages))
             pause, self.processor.pause = self.processor.pause, 0.0
             if pause:
-                self._fetching = True  # nothing in hand: stop() may cancel the wait
+                self._idle = True
                 try:
                     await asyncio.sleep(pause)
                 finally:
-                    self._fetching = False
+                    self._idle = False
 
     async def stop(self, grace: float = 15.0) -> None:
         task, self._task = self._task, None
         if task is None:
             return
         self._stopping = True
-        if self._fetching:
-            task.cancel()  # waiting for messages: nothing in hand to finish
+        if self._idle:
+            task.cancel()  # waiting for messages or out an outage: nothing to finish
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, grace)
         # Destroy the fetch inbox (the durable consumer stays): messages that reached it after the
