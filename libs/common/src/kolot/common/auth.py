@@ -51,6 +51,9 @@ class Staff:
 @dataclass(frozen=True, slots=True)
 class Participant:
     participant_id: str
+    circles: frozenset[str] = frozenset()
+    """Closed circles the participant belongs to (invitation redeemed or verified)."""
+    kind: str = "person"
 
 
 class StaffVerifier:
@@ -106,15 +109,27 @@ def issue_staff_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def issue_participant_token(secret: str, participant_id: str, *, ttl: int = 365 * 86400) -> str:
+def issue_participant_token(
+    secret: str,
+    participant_id: str,
+    *,
+    circles: Iterable[str] = (),
+    kind: str = "person",
+    ttl: int = 365 * 86400,
+) -> str:
+    """A participant's token. Memberships travel in it, so checking access reads no store."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "sub": participant_id,
         "typ": PARTICIPANT_TOKEN_TYPE,
         "iss": PARTICIPANT_ISSUER,
         "iat": now,
         "exp": now + ttl,
     }
+    if circles:
+        claims["circles"] = sorted(set(circles))
+    if kind != "person":
+        claims["kind"] = kind
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -131,4 +146,9 @@ def verify_participant_token(secret: str, token: str) -> Participant:
         raise AuthError(f"invalid participant token: {exc}") from exc
     if claims.get("typ") != PARTICIPANT_TOKEN_TYPE:
         raise AuthError("not a participant token")
-    return Participant(participant_id=str(claims["sub"]))
+    circles = claims.get("circles") or []
+    return Participant(
+        participant_id=str(claims["sub"]),
+        circles=frozenset(str(c) for c in circles) if isinstance(circles, list) else frozenset(),
+        kind=str(claims.get("kind", "person")),
+    )

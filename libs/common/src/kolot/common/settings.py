@@ -22,7 +22,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "kolot-development-jwt-secret-never-use-in-production"  # noqa: S105
 DEV_PARTICIPANT_SECRET = "kolot-development-participant-secret-never-in-production"  # noqa: S105
 DEV_RECEIPT_SECRET = "kolot-development-receipt-secret-never-in-production"  # noqa: S105
-_PLACEHOLDERS = {DEV_JWT_SECRET, DEV_PARTICIPANT_SECRET, DEV_RECEIPT_SECRET}
+DEV_CHANNEL_SECRET = "kolot-development-channel-secret-never-in-production"  # noqa: S105
+# a Fernet key (32 bytes, url-safe base64) that says what it is
+DEV_CONTACT_KEYS = "a29sb3QtZGV2LWNvbnRhY3Qta2V5LW5vdC1wcm9kISE="
+_PLACEHOLDERS = {
+    DEV_JWT_SECRET,
+    DEV_PARTICIPANT_SECRET,
+    DEV_RECEIPT_SECRET,
+    DEV_CHANNEL_SECRET,
+    DEV_CONTACT_KEYS,
+}
 
 Environment = Literal["development", "test", "production"]
 S = TypeVar("S", bound="ServiceSettings")
@@ -91,11 +100,12 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
         if self.environment == "production":
-            for name in ("jwt_secret", "participant_secret", "receipt_secret"):
-                value: SecretStr | None = getattr(self, name)
-                if value is None:
+            # every secret, the subclasses' too (intake's channel secret and contact keys)
+            for name in type(self).model_fields:
+                value = getattr(self, name)
+                if not isinstance(value, SecretStr):
                     continue
-                if value.get_secret_value() in _PLACEHOLDERS:
+                if any(part in _PLACEHOLDERS for part in value.get_secret_value().split(",")):
                     raise ValueError(
                         f"KOLOT_{name.upper()} is the development placeholder; set a real secret "
                         "or KOLOT_ENV=development"
@@ -122,6 +132,8 @@ def development_environment() -> dict[str, str]:
         "KOLOT_JWT_SECRET": DEV_JWT_SECRET,
         "KOLOT_PARTICIPANT_SECRET": DEV_PARTICIPANT_SECRET,
         "KOLOT_RECEIPT_SECRET": DEV_RECEIPT_SECRET,
+        "KOLOT_CHANNEL_SECRET": DEV_CHANNEL_SECRET,
+        "KOLOT_CONTACT_KEYS": DEV_CONTACT_KEYS,
     }
 
 

@@ -16,6 +16,8 @@ from kolot.common.events._base import Event, Payload
 
 ModerationMode = Literal["auto", "pre", "post"]
 CampaignStatus = Literal["draft", "open", "closed", "archived"]
+CircleAccess = Literal["public", "invitation", "verified"]
+QuestionKind = Literal["single", "multiple", "scale", "text"]
 
 
 class LocalizedText(Payload):
@@ -26,6 +28,56 @@ class LocalizedText(Payload):
     en: str | None = None
 
 
+class Circle(Payload):
+    """A circle of participants with its access rule (an item of ``CampaignSnapshot.circles``).
+
+    ``public``: anyone; ``invitation``: whoever redeemed an invitation to it; ``verified``: whoever
+    the ministry verified. What a circle publishes is also shown in the circles it forwards to
+    (``forwards_to``), e.g. an expert circle's output to the public circle.
+    """
+
+    id: str
+    name: LocalizedText = LocalizedText()
+    access: CircleAccess = "public"
+    forwards_to: list[str] = Field(default_factory=list)
+
+
+class QuestionOption(Payload):
+    id: str
+    label: LocalizedText = LocalizedText()
+
+
+class Question(Payload):
+    """A survey question (an item of ``CampaignSnapshot.questions``).
+
+    ``single``/``multiple`` answer with option ids, ``scale`` with an integer between
+    ``scale_min`` and ``scale_max``, ``text`` with free text of at most ``max_chars``.
+    """
+
+    id: str
+    kind: QuestionKind
+    prompt: LocalizedText = LocalizedText()
+    required: bool = False
+    options: list[QuestionOption] = Field(default_factory=list)
+    max_choices: int | None = None
+    scale_min: int = 1
+    scale_max: int = 5
+    max_chars: int = 2000
+
+
+class Priority(Payload):
+    """How much a consultation matters, to rank it among others (topic priority)."""
+
+    people_affected: int | None = None
+    """An estimate of how many people the decision affects."""
+    harm_severity: int | None = None
+    """1-5: how bad a mistaken decision would be."""
+    influence: int | None = None
+    """1-5: how far the public's input can still change the decision."""
+    error_likelihood: int | None = None
+    """1-5: how likely the ministry is to get it wrong without hearing the public."""
+
+
 class CampaignSnapshot(Payload):
     campaign_id: str
     status: CampaignStatus
@@ -34,7 +86,9 @@ class CampaignSnapshot(Payload):
     purpose: LocalizedText = LocalizedText()
     moderation_mode: ModerationMode = "auto"
     circles: list[dict[str, Any]] = Field(default_factory=list)
+    """Each item is a ``Circle`` (kept as plain objects so the v1 schema stays unchanged)."""
     questions: list[dict[str, Any]] = Field(default_factory=list)
+    """Each item is a ``Question``."""
     discourse_rules: LocalizedText = LocalizedText()
     flag_threshold: int = 3
     organiser: str | None = None
@@ -42,6 +96,25 @@ class CampaignSnapshot(Payload):
     closes_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    use_of_input: LocalizedText = LocalizedText()
+    """How the input will be used and what it can change; required, with the purpose, to open."""
+    priority: Priority | None = None
+    retention_days: int | None = None
+    """How long contributions are kept after the consultation closes (None: the default policy)."""
+    keyword: str | None = None
+    """The SMS/WhatsApp keyword that routes an inbound message to this consultation."""
+    short_code: str | None = None
+    """The SMS short code (or WhatsApp number) reserved for this consultation."""
+    default_language: Literal["he", "ar", "en"] = "he"
+
+    def circle(self, circle_id: str) -> Circle | None:
+        for item in self.circles:
+            if item.get("id") == circle_id:
+                return Circle.model_validate(item)
+        return None
+
+    def question_list(self) -> list[Question]:
+        return [Question.model_validate(item) for item in self.questions]
 
 
 class _CampaignEvent(Event):

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from kolot.common.events._base import Event, Payload
+from kolot.common.events.participant import ParticipantKind
 
 Channel = Literal["web", "mobile", "sms", "whatsapp", "meeting", "email", "api"]
 
@@ -32,6 +33,10 @@ class CommentSubmittedData(Payload):
     provenance: Provenance | None = None
     client_ref: str | None = None
     """A keyed hash of the client address, for velocity and bot signals; never the address."""
+    depth: int = 0
+    """0 for a comment, 1-3 for replies (a reply to a reply is depth 2)."""
+    kind: ParticipantKind = "person"
+    """Who speaks: a person or an organisation (NGO, ministry, expert body)."""
 
 
 class CommentSubmitted(Event):

@@ -14,6 +14,8 @@ class ResponseSubmittedData(Payload):
     answers: dict[str, Any]
     channel: Channel = "web"
     provenance: Provenance | None = None
+    circle: str | None = None
+    """``response_id`` is one per participant and campaign: a later response replaces it."""
 
 
 class ResponseSubmitted(Event):
@@ -32,6 +34,8 @@ class VoteCastData(Payload):
     target_id: str
     target_kind: Literal["comment", "idea"] = "comment"
     value: Literal[-1, 1]
+    channel: Channel = "web"
+    provenance: Provenance | None = None
 
 
 class VoteCast(Event):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from kolot.common.events._base import Event, Payload
 
 ParticipantKind = Literal["person", "ngo", "ministry", "expert_body", "business", "other"]
@@ -19,6 +21,15 @@ class ParticipantRegisteredData(Payload):
     invitation_id: str | None = None
     has_contact: bool = False
     consent_notifications: bool = False
+    campaign_id: str | None = None
+    """The consultation the participant arrived at, for per-campaign attribution."""
+    medium: str | None = None
+    tag: str | None = None
+    contact_sealed: str | None = None
+    """Contact details encrypted with the contact key (Fernet); never in clear on the bus."""
+    consent_research: bool = False
+    circles: list[str] = Field(default_factory=list)
+    """Circles joined at registration (by redeeming an invitation)."""
 
 
 class ParticipantRegistered(Event):
@@ -34,6 +45,8 @@ class ParticipantVerifiedData(Payload):
     participant_id: str
     circle: str
     method: str
+    campaign_id: str | None = None
+    invitation_id: str | None = None
 
 
 class ParticipantVerified(Event):
