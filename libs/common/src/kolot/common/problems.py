@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from kolot.common.auth import AuthError
 from kolot.common.bus import BusUnavailable
@@ -148,6 +149,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         5,
     )
 
+    async def on_disconnect(request: Request, exc: Exception) -> JSONResponse:
+        # the client went away before its body was complete (or the edge cut an over-long body
+        # off): nobody reads this answer, and it is no server error to alert anyone about
+        log.info("client went away during %s %s", request.method, request.url.path)
+        return problem_response(
+            request, 400, "incomplete-body", "Incomplete request", "The request body ended early."
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(
@@ -160,4 +169,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, on_auth)
     app.add_exception_handler(BusUnavailable, on_bus)
     app.add_exception_handler(ConnectionFailure, on_store)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(Exception, on_unexpected)

@@ -65,6 +65,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Request bodies over this many bytes are refused with 413 at the edge (``kolot.common.edge``);
+    a service allows more on the routes that need it (``create_app(body_limits=...)``)."""
+
     # Staff authentication: HS256 with a shared secret in development, OIDC/JWKS in production.
     jwt_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None

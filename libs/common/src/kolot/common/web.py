@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from kolot.common.auth import AuthError, Role, Staff
+from kolot.common.edge import BodyLimit, BodyLimits
 from kolot.common.problems import install_problem_handlers
 from kolot.common.runtime import Runtime
 from kolot.common.settings import S, load_settings
@@ -80,11 +81,14 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
+    body_limits: BodyLimits = (),
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts ``runtime`` (broker, store, consumers).
 
     ``on_start`` runs once everything is connected; each ``background`` coroutine then runs as a
     task for the life of the app and is cancelled first on shutdown, before the consumers stop.
+    Request bodies are limited to ``settings.max_body_bytes``, except on the paths matching one
+    of ``body_limits`` (``(regex, bytes)`` pairs, the regex matching the whole path).
     """
 
     @asynccontextmanager
@@ -137,6 +141,11 @@ def create_app(
         )
         return response
 
+    # added last, so it is the outermost of the app's own middlewares: a body over the limit is
+    # refused before tracing, metrics or routing spend anything on it
+    app.add_middleware(
+        BodyLimit, default=runtime.settings.max_body_bytes, overrides=list(body_limits)
+    )
     return app
 
 
