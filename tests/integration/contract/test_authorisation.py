@@ -1,0 +1,163 @@
+"""Who may call what, over all four services: every refusal is proven, every mutating route listed.
+
+``RULES`` is the authorisation contract (DESIGN.md, "Security and privacy"): for each route the
+staff roles allowed (admin may always do what staff can do: ``Staff.require``), or
+``PARTICIPANT`` (a participant token from ``POST /v1/participants``), or ``ANYONE``. Each app's
+OpenAPI must not have a mutating route, or a route that takes a bearer token, missing from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+import httpx
+import pytest
+
+from kolot.common.auth import Role, issue_participant_token, issue_staff_token
+from kolot.common.problems import PROBLEM_BASE
+from kolot.common.settings import DEV_PARTICIPANT_SECRET
+from tests.conftest import running_app, staff_headers
+from tests.integration.contract.services import (
+    MUTATING,
+    SERVICE_NAMES,
+    build_app,
+    operations,
+)
+
+pytestmark = pytest.mark.integration
+
+ANYONE: Final = "anyone"
+PARTICIPANT: Final = "participant"
+Rule = frozenset[Role] | str
+
+ADMIN = frozenset({Role.ADMIN})
+
+RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
+    "intake": {
+        ("POST", "/v1/campaigns"): ADMIN,
+        ("POST", "/v1/campaigns/{campaign_id}/open"): ADMIN,
+        ("POST", "/v1/campaigns/{campaign_id}/close"): ADMIN,
+        ("POST", "/v1/participants"): ANYONE,
+        # a participant token is optional here: it links the visit to the participant
+        ("POST", "/v1/campaigns/{campaign_id}/visits"): ANYONE,
+        ("POST", "/v1/campaigns/{campaign_id}/comments"): PARTICIPANT,
+        ("GET", "/v1/comments/{comment_id}"): PARTICIPANT,
+        ("POST", "/v1/receipts/verify"): ANYONE,
+    },
+    "moderation": {
+        ("GET", "/v1/queue"): frozenset({Role.MODERATOR}),
+        ("POST", "/v1/comments/{comment_id}/decision"): frozenset({Role.MODERATOR}),
+    },
+    "notify": {
+        ("POST", "/v1/subscriptions"): frozenset({Role.INTEGRATOR}),
+        ("GET", "/v1/subscriptions"): frozenset({Role.INTEGRATOR}),
+        ("GET", "/v1/subscriptions/{subscription_id}/deliveries"): frozenset({Role.INTEGRATOR}),
+        ("DELETE", "/v1/subscriptions/{subscription_id}"): frozenset({Role.INTEGRATOR}),
+    },
+    "metrics": {
+        ("GET", "/v1/campaigns/{campaign_id}/stats"): frozenset({Role.ANALYST}),
+    },
+}
+
+NO_TOKEN: dict[str, str] = {}
+PARTICIPANT_TOKEN = {
+    "Authorization": f"Bearer {issue_participant_token(DEV_PARTICIPANT_SECRET, 'p-authz-0001')}"
+}
+# a well-formed admin token signed with a secret the services do not hold
+FORGED_ADMIN = {
+    "Authorization": "Bearer "
+    + issue_staff_token("not-the-secret-of-this-installation-at-all", roles=[Role.ADMIN])
+}
+GARBAGE = {"Authorization": "Bearer not.a.token"}
+
+
+def takes_a_bearer_token(operation: dict[str, Any]) -> bool:
+    return any("HTTPBearer" in requirement for requirement in operation.get("security", []))
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_mutating_or_token_taking_route_has_a_rule(
+    name: str, make_settings: Callable[..., Any]
+) -> None:
+    documented = operations(build_app(name, make_settings))
+    rules = RULES[name]
+
+    missing = sorted(
+        f"{method} {path}"
+        for (method, path), operation in documented.items()
+        if (method in MUTATING or takes_a_bearer_token(operation)) and (method, path) not in rules
+    )
+    stale = sorted(f"{method} {path}" for method, path in rules if (method, path) not in documented)
+
+    assert not missing, (
+        f"{name}: add these routes to RULES in {__file__} with the roles that may call them "
+        f"(or PARTICIPANT / ANYONE), so that every refusal is tested: {missing}"
+    )
+    assert not stale, f"{name}: these routes in RULES no longer exist; remove them: {stale}"
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "authz-0001", path)
+
+
+async def call(
+    client: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
+) -> httpx.Response:
+    body: Any = {} if method in {"POST", "PUT", "PATCH"} else None
+    return await client.request(method, concrete(path), json=body, headers=headers)
+
+
+def assert_problem(response: httpx.Response, *statuses: int) -> None:
+    request = f"{response.request.method} {response.request.url.path}"
+    assert response.status_code in statuses, (
+        f"{request}: expected {statuses}, got {response.status_code} {response.text[:300]}"
+    )
+    assert response.headers["content-type"] == "application/problem+json", request
+    body = response.json()
+    assert body["status"] == response.status_code, request
+    assert str(body["type"]).startswith(PROBLEM_BASE), request
+    if response.status_code == 401:
+        assert response.headers.get("www-authenticate") == "Bearer", request
+
+
+def assert_admitted(response: httpx.Response) -> None:
+    request = f"{response.request.method} {response.request.url.path}"
+    # past authorisation, the empty body or the made-up id may well be refused (422, 404, 409)
+    assert response.status_code not in {401, 403}, f"{request}: refused: {response.text[:300]}"
+    assert response.status_code < 500, f"{request}: {response.status_code} {response.text[:300]}"
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+async def test_each_route_admits_exactly_whom_its_rule_names(
+    name: str, make_settings: Callable[..., Any], subtests: pytest.Subtests
+) -> None:
+    async with running_app(build_app(name, make_settings)) as client:
+        for (method, path), rule in RULES[name].items():
+            if rule == ANYONE:
+                with subtests.test(msg=f"{method} {path}: anyone"):
+                    assert_admitted(await call(client, method, path, NO_TOKEN))
+                continue
+            with subtests.test(msg=f"{method} {path}: no token"):
+                assert_problem(await call(client, method, path, NO_TOKEN), 401)
+            with subtests.test(msg=f"{method} {path}: garbage token"):
+                assert_problem(await call(client, method, path, GARBAGE), 401)
+            if rule == PARTICIPANT:
+                with subtests.test(msg=f"{method} {path}: a staff token is no participant"):
+                    assert_problem(await call(client, method, path, staff_headers(Role.ADMIN)), 401)
+                with subtests.test(msg=f"{method} {path}: participant"):
+                    assert_admitted(await call(client, method, path, PARTICIPANT_TOKEN))
+                continue
+            assert isinstance(rule, frozenset)
+            with subtests.test(msg=f"{method} {path}: forged admin token"):
+                assert_problem(await call(client, method, path, FORGED_ADMIN), 401)
+            with subtests.test(msg=f"{method} {path}: participant token"):
+                assert_problem(await call(client, method, path, PARTICIPANT_TOKEN), 401, 403)
+            for role in Role:
+                with subtests.test(msg=f"{method} {path}: {role}"):
+                    response = await call(client, method, path, staff_headers(role))
+                    if role in rule or role is Role.ADMIN:
+                        assert_admitted(response)
+                    else:
+                        assert_problem(response, 403)
