@@ -58,6 +58,7 @@ async def test_a_hebrew_comment_is_published_delivered_and_counted_once(
                 json={
                     "title": {"he": "תחבורה ציבורית בנגב", "ar": "المواصلات العامة في النقب"},
                     "purpose": {"he": "לשמוע את תושבי הנגב לפני שינוי הקווים"},
+                    "use_of_input": {"he": "המשרד יפרסם מה שינה בעקבות התגובות"},
                 },
                 headers=admin,
             )

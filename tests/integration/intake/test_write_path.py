@@ -41,6 +41,7 @@ async def open_campaign(client: httpx.AsyncClient) -> str:
         json={
             "title": {"he": "תחבורה ציבורית", "en": "Public transport"},
             "purpose": {"he": "לשמוע את הציבור לפני תיקון התקנות"},
+            "use_of_input": {"he": "המשרד יפרסם מה שינה בעקבות התגובות"},
         },
         headers=ADMIN,
     )

@@ -60,7 +60,7 @@ def test_seed_creates_opens_and_fills_a_trilingual_campaign() -> None:
 
     assert campaign_id == "c1"
     assert intake.campaign is not None
-    for field in ("title", "description", "purpose"):
+    for field in ("title", "description", "purpose", "use_of_input"):
         assert set(intake.campaign[field]) == {"he", "ar", "en"}  # type: ignore[call-overload]
     assert intake.opened
     assert intake.participants == 3

@@ -51,7 +51,8 @@ def build_asyncapi(
 
         handle.__annotations__ = {"events": list[payload], "return": None}  # type: ignore[valid-type]
         broker.subscriber(
-            spec.subject,
+            # several filters are documented as the stream's wildcard the consumer narrows
+            spec.subject if isinstance(spec.subject, str) else streams.subjects(spec.stream),
             stream=JStream(streams.name(spec.stream), declare=False),
             durable=spec.name,
             pull_sub=PullSub(batch=True),

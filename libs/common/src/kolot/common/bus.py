@@ -266,7 +266,8 @@ class ConsumerSpec:
     name: str
     """The durable name, shared by every replica of the service."""
     stream: Literal["events", "public"]
-    subject: str
+    subject: str | tuple[str, ...]
+    """One subject filter, or several (one consumer sees their events in stream order)."""
     handler: BatchHandler
     types: Collection[str] | None = None
     """The event types the handler wants; others are acked and skipped. None: every type."""
@@ -491,7 +492,7 @@ class PullConsumer:
         # (pull_subscribe alone would bind to it as it is)
         await js.add_consumer(self.stream, self.config)
         subscription = await js.pull_subscribe(
-            self.processor.spec.subject,
+            self.config.filter_subject or (self.config.filter_subjects or [""])[0],
             durable=self.name,
             stream=self.stream,
             config=self.config,
@@ -576,6 +577,7 @@ def create_consumer(
         backoff=settings.consumer_backoff,
         tracer=tracer,
     )
+    subjects = (spec.subject,) if isinstance(spec.subject, str) else spec.subject
     config = ConsumerConfig(
         durable_name=spec.name,
         ack_wait=settings.consumer_ack_wait,
@@ -585,7 +587,8 @@ def create_consumer(
         max_deliver=-1,
         deliver_policy=DeliverPolicy.ALL,
         max_ack_pending=max(1000, settings.consumer_batch_size * 4),
-        filter_subject=spec.subject,
+        filter_subject=subjects[0] if len(subjects) == 1 else None,
+        filter_subjects=list(subjects) if len(subjects) > 1 else None,
         description=spec.description or None,
     )
     return PullConsumer(

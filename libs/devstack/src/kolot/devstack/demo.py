@@ -27,6 +27,11 @@ CAMPAIGN: Final[Mapping[str, Any]] = {
         "ar": "تودّ الوزارة أن تسمع آراءكم في تخطيط الحدائق العامة والتظليل وممرات المشي.",
         "en": "The ministry asks how public gardens, shade and footpaths should be planned.",
     },
+    "use_of_input": {
+        "he": "הוועדה תדון בכל נושא שעלה ותפרסם מה שינתה בעקבותיו.",
+        "ar": "ستناقش اللجنة كل موضوع أُثير وتنشر ما غيّرته بناءً عليه.",
+        "en": "The committee will discuss every issue raised and publish what it changed.",
+    },
     "purpose": {
         "he": "התגובות יסוכמו ויוצגו לוועדת התכנון לפני אישור התוכנית.",
         "ar": "ستُلخَّص الردود وتُعرض على لجنة التخطيط قبل إقرار الخطة.",

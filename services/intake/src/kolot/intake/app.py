@@ -11,20 +11,38 @@ from nats.js.api import DeliverPolicy
 
 from kolot.common.bus import ConsumerSpec, jetstream
 from kolot.common.events import (
+    AppealFiled,
+    CampaignArchived,
     CampaignClosed,
     CampaignCreated,
     CampaignOpened,
+    CampaignUpdated,
+    CommentFlagged,
     CommentSubmitted,
+    OutcomePublished,
+    ParticipantErased,
     ParticipantRegistered,
+    ParticipantVerified,
+    ResponseSubmitted,
     UndecodableEvent,
     VisitRecorded,
+    VoteCast,
     parse_event,
 )
 from kolot.common.runtime import Runtime
 from kolot.common.web import create_app as create_service_app
 from kolot.intake.api import router
+from kolot.intake.api.deps import Limits
 from kolot.intake.campaigns import CampaignDirectory
-from kolot.intake.handlers import CAMPAIGN_TYPES, COMMENT_TYPES, Projector
+from kolot.intake.contacts import ContactSealer
+from kolot.intake.handlers import (
+    CAMPAIGN_TYPES,
+    CATALOGUE_TYPES,
+    COMMENT_TYPES,
+    PARTICIPANT_TYPES,
+    Projector,
+)
+from kolot.intake.ratelimit import Rate, RateLimiter
 from kolot.intake.repository import INDEXES, IntakeRepository
 from kolot.intake.service import IntakeService
 from kolot.intake.settings import IntakeSettings
@@ -42,27 +60,66 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         ConsumerSpec(
             name="intake-comments",
             stream="events",
-            subject=streams.events_subject("comment", "*"),
+            # votes and appeals in the same consumer: one order, so a comment's support is
+            # counted after the comment itself is projected
+            subject=(
+                streams.events_subject("comment", "*"),
+                streams.events_subject("vote", "*"),
+                streams.events_subject("appeal", "*"),
+            ),
             handler=projector.on_comment_events,
             types=COMMENT_TYPES,
-            description="Projects comments and their moderation into intake's read model.",
+            description="Projects comments, their moderation, votes and appeals.",
         )
     )
     runtime.consumer(
         ConsumerSpec(
             name="intake-campaigns",
             stream="events",
-            subject=streams.events_subject("campaign", "*"),
-            handler=projector.on_campaign_events,
-            types=CAMPAIGN_TYPES,
-            description="Projects campaign snapshots into intake's store.",
+            subject=(
+                streams.events_subject("campaign", "*"),
+                streams.events_subject("outcome", "*"),
+            ),
+            handler=projector.on_catalogue_events,
+            types=CATALOGUE_TYPES,
+            description="Projects campaign snapshots and published outcomes.",
         )
     )
-    campaign_events = (CampaignCreated, CampaignOpened, CampaignClosed)
-    runtime.publishes(
-        "events", *campaign_events, ParticipantRegistered, CommentSubmitted, VisitRecorded
+    runtime.consumer(
+        ConsumerSpec(
+            name="intake-participants",
+            stream="events",
+            subject=(
+                streams.events_subject("participant", "*"),
+                streams.events_subject("response", "*"),
+            ),
+            handler=projector.on_participant_events,
+            types=PARTICIPANT_TYPES,
+            description="Projects participants (sealed contacts, memberships) and responses.",
+        )
     )
-    runtime.publishes("public", *campaign_events)
+    campaign_events = (
+        CampaignCreated,
+        CampaignUpdated,
+        CampaignOpened,
+        CampaignClosed,
+        CampaignArchived,
+    )
+    runtime.publishes(
+        "events",
+        *campaign_events,
+        OutcomePublished,
+        ParticipantRegistered,
+        ParticipantVerified,
+        ParticipantErased,
+        CommentSubmitted,
+        CommentFlagged,
+        AppealFiled,
+        ResponseSubmitted,
+        VoteCast,
+        VisitRecorded,
+    )
+    runtime.publishes("public", *campaign_events, OutcomePublished)
 
     service = IntakeService(
         publisher=runtime.publisher,
@@ -70,8 +127,26 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         directory=directory,
         participant_secret=settings.participant_secret.get_secret_value(),
         receipt_secret=settings.receipt_secret.get_secret_value(),
+        sealer=ContactSealer(settings.contact_keys.get_secret_value()),
         max_comment_chars=settings.max_comment_chars,
     )
+    limits = Limits(
+        participant=RateLimiter(
+            Rate(settings.rate_participant_per_minute, settings.rate_participant_burst)
+        ),
+        address=RateLimiter(Rate(settings.rate_address_per_minute, settings.rate_address_burst)),
+        trusted_proxies=settings.trusted_proxies,
+    )
+
+    async def keep_schedule(rt: Runtime) -> None:
+        """Opens and closes consultations at their scheduled times (every replica; the changes
+        carry deterministic ids, so the stream keeps one of each)."""
+        while True:
+            await asyncio.sleep(settings.campaign_refresh_seconds)
+            try:
+                await service.run_schedule()
+            except Exception:  # the next round tries again; the schedule must not die
+                log.exception("scheduled campaign changes failed; retrying")
 
     async def follow_campaigns(rt: Runtime) -> None:
         """Every replica keeps every campaign in memory: an ephemeral ordered consumer replays
@@ -102,7 +177,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         title="Kolot intake",
         description="Consultations, participants and every contribution, accepted log first.",
         routers=[router],
-        background=[follow_campaigns],
+        background=[follow_campaigns, keep_schedule],
     )
     app.state.intake = service
+    app.state.limits = limits
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from kolot.common.events import CampaignSnapshot
 
@@ -56,6 +57,31 @@ class CampaignDirectory:
             return None
         self.apply(found)
         return found
+
+    def routing(
+        self, *, keyword: str | None = None, short_code: str | None = None
+    ) -> list[CampaignSnapshot]:
+        """Live (not archived) campaigns that an inbound message's keyword or short code names."""
+        return [
+            c
+            for c in self._campaigns.values()
+            if c.status != "archived"
+            and (
+                (keyword is not None and c.keyword == keyword)
+                or (short_code is not None and c.short_code == short_code)
+            )
+        ]
+
+    def due(self, now: datetime) -> list[tuple[CampaignSnapshot, str]]:
+        """Campaigns whose scheduled opening or closing time has come, with "open" or "close"."""
+        due: list[tuple[CampaignSnapshot, str]] = []
+        for campaign in self._campaigns.values():
+            if campaign.status == "draft" and campaign.opens_at and campaign.opens_at <= now:
+                if not campaign.closes_at or campaign.closes_at > now:
+                    due.append((campaign, "open"))
+            elif campaign.status == "open" and campaign.closes_at and campaign.closes_at <= now:
+                due.append((campaign, "close"))
+        return due
 
     def __len__(self) -> int:
         return len(self._campaigns)

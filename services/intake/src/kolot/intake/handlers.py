@@ -1,10 +1,13 @@
-"""Intake's projector: its read models of campaigns and comments, built from the bus in batches."""
+"""Intake's projector: its read models, built from the bus in batches (one bulk write per
+collection per batch), idempotent, so a replay from the start of the stream rebuilds them."""
 
 from __future__ import annotations
 
-from pymongo import UpdateOne
+from pymongo import DeleteMany, DeleteOne, UpdateMany, UpdateOne
 
 from kolot.common.events import (
+    AppealDecided,
+    AppealFiled,
     CampaignArchived,
     CampaignClosed,
     CampaignCreated,
@@ -15,17 +18,37 @@ from kolot.common.events import (
     CommentPublished,
     CommentSubmitted,
     Event,
+    OutcomePublished,
+    ParticipantErased,
+    ParticipantRegistered,
+    ParticipantVerified,
+    ResponseSubmitted,
+    VoteCast,
+    derived_id,
 )
 from kolot.common.store import stamp
-from kolot.intake.repository import IntakeRepository, sort_key, status_change
+from kolot.intake.repository import IntakeRepository, rank, sort_key, status_change
 
 CAMPAIGN_TYPES = frozenset(
     cls.event_type()
     for cls in (CampaignCreated, CampaignUpdated, CampaignOpened, CampaignClosed, CampaignArchived)
 )
+CATALOGUE_TYPES = CAMPAIGN_TYPES | {OutcomePublished.event_type()}
 COMMENT_TYPES = frozenset(
     cls.event_type()
-    for cls in (CommentSubmitted, CommentModerated, CommentPublished, CommentHidden)
+    for cls in (
+        CommentSubmitted,
+        CommentModerated,
+        CommentPublished,
+        CommentHidden,
+        VoteCast,
+        AppealFiled,
+        AppealDecided,
+    )
+)
+PARTICIPANT_TYPES = frozenset(
+    cls.event_type()
+    for cls in (ParticipantRegistered, ParticipantVerified, ParticipantErased, ResponseSubmitted)
 )
 
 
@@ -49,7 +72,12 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                                 "text_sha256": data.text_sha256,
                                 "parent_id": data.parent_id,
                                 "circle": data.circle,
+                                "depth": data.depth,
+                                "kind": data.kind,
                                 "channel": data.channel,
+                                "provenance": (
+                                    data.provenance.model_dump() if data.provenance else None
+                                ),
                                 "created_at": stamp(event.time),
                             },
                         },
@@ -103,9 +131,134 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                         },
                     )
                 )
+            case AppealFiled(data=data):
+                ops.append(
+                    UpdateOne(
+                        {"_id": data.comment_id},
+                        {"$set": {"appeal_id": data.appeal_id, "appeal_status": "filed"}},
+                    )
+                )
+            case AppealDecided(data=data):
+                ops.append(
+                    UpdateOne(
+                        {"_id": data.comment_id},
+                        {
+                            "$set": {
+                                "appeal_id": data.appeal_id,
+                                "appeal_status": data.outcome,
+                                "appeal_statement": data.statement,
+                            }
+                        },
+                    )
+                )
             case _:
                 pass
     return ops
+
+
+def vote_changes(events: list[Event]) -> list[UpdateOne]:
+    """One document per participant and target; a later vote replaces an earlier one."""
+    return [
+        UpdateOne(
+            {"_id": e.data.vote_id, "cast_at": {"$lte": stamp(e.time)}},
+            {
+                "$set": {
+                    "target_id": e.data.target_id,
+                    "participant_id": e.data.participant_id,
+                    "campaign_id": e.subject,
+                    "value": e.data.value,
+                    "cast_at": stamp(e.time),
+                }
+            },
+            upsert=True,
+        )
+        for e in events
+        if isinstance(e, VoteCast)
+    ]
+
+
+def participant_changes(
+    events: list[Event],
+) -> dict[str, list[UpdateOne | UpdateMany | DeleteOne | DeleteMany]]:
+    """The writes per collection that bring participants, memberships and responses up to date."""
+    ops: dict[str, list[UpdateOne | UpdateMany | DeleteOne | DeleteMany]] = {
+        "participants": [],
+        "memberships": [],
+        "responses": [],
+    }
+    for event in events:
+        match event:
+            case ParticipantRegistered(data=data):
+                ops["participants"].append(
+                    UpdateOne(
+                        {"_id": data.participant_id},
+                        {
+                            "$set": {
+                                "kind": data.kind,
+                                "source": data.source,
+                                "medium": data.medium,
+                                "campaign_id": data.campaign_id,
+                                "invitation_id": data.invitation_id,
+                                "contact_sealed": data.contact_sealed,
+                                "consent_notifications": data.consent_notifications,
+                                "consent_research": data.consent_research,
+                                "registered_at": stamp(event.time),
+                            }
+                        },
+                        upsert=True,
+                    )
+                )
+                ops["memberships"].extend(
+                    _membership(data.participant_id, data.campaign_id, circle, "invitation")
+                    for circle in data.circles
+                )
+            case ParticipantVerified(data=data):
+                ops["memberships"].append(
+                    _membership(data.participant_id, data.campaign_id, data.circle, data.method)
+                )
+            case ParticipantErased(data=data):
+                who = data.participant_id
+                ops["participants"].append(DeleteOne({"_id": who}))
+                ops["memberships"].append(DeleteMany({"participant_id": who}))
+                # contributions stay, without their author (what was said is the public record)
+                ops["responses"].append(
+                    UpdateMany({"participant_id": who}, {"$set": {"participant_id": None}})
+                )
+            case ResponseSubmitted(data=data):
+                ops["responses"].append(
+                    UpdateOne(
+                        {"_id": data.response_id, "submitted_at": {"$lte": stamp(event.time)}},
+                        {
+                            "$set": {
+                                "campaign_id": event.subject,
+                                "participant_id": data.participant_id,
+                                "answers": data.answers,
+                                "circle": data.circle,
+                                "channel": data.channel,
+                                "submitted_at": stamp(event.time),
+                            }
+                        },
+                        upsert=True,
+                    )
+                )
+            case _:
+                pass
+    return ops
+
+
+def _membership(participant_id: str, campaign_id: str | None, circle: str, how: str) -> UpdateOne:
+    return UpdateOne(
+        {"_id": derived_id("member", participant_id, campaign_id or "_", circle)},
+        {
+            "$set": {
+                "participant_id": participant_id,
+                "campaign_id": campaign_id,
+                "circle": circle,
+                "method": how,
+            }
+        },
+        upsert=True,
+    )
 
 
 class Projector:
@@ -113,7 +266,61 @@ class Projector:
         self.repository = repository
 
     async def on_comment_events(self, events: list[Event]) -> None:
-        await self.repository.apply_comment_changes(comment_changes(events))
+        repository = self.repository
+        await repository.apply_comment_changes(comment_changes(events))
+        await repository.bulk("votes", vote_changes(events))
+        # derived figures: support (and the "most supported" rank) and reply counts, recounted
+        # for what this batch touched, so redelivered or replayed votes never double count
+        touched = {
+            e.data.comment_id if not isinstance(e, VoteCast) else e.data.target_id
+            for e in events
+            if isinstance(e, CommentSubmitted | CommentPublished | VoteCast)
+        }
+        parents = {
+            e.data.parent_id
+            for e in events
+            if isinstance(e, CommentPublished | CommentSubmitted) and e.data.parent_id
+        }
+        updates: list[UpdateOne] = []
+        if touched:
+            support = await repository.support_of(sorted(touched))
+            keys = await repository.sort_keys(sorted(touched))
+            updates.extend(
+                UpdateOne(
+                    {"_id": comment_id},
+                    {
+                        "$set": {
+                            "support": support[comment_id],
+                            "rank": rank(support[comment_id], key),
+                        }
+                    },
+                )
+                for comment_id, key in keys.items()
+            )
+        hidden_parents = {
+            doc_parent
+            for doc_parent in await repository.parents_of(
+                [e.data.comment_id for e in events if isinstance(e, CommentHidden)]
+            )
+        }
+        if parents | hidden_parents:
+            counts = await repository.reply_counts(sorted(parents | hidden_parents))
+            updates.extend(
+                UpdateOne({"_id": parent}, {"$set": {"replies": n}}) for parent, n in counts.items()
+            )
+        await repository.apply_comment_changes(updates)
+
+    async def on_participant_events(self, events: list[Event]) -> None:
+        changes = participant_changes(events)
+        for name, ops in changes.items():
+            await self.repository.bulk(name, ops)
+        erased = [e.data.participant_id for e in events if isinstance(e, ParticipantErased)]
+        if erased:
+            await self.repository.anonymise_author(erased)
+
+    async def on_catalogue_events(self, events: list[Event]) -> None:
+        await self.on_campaign_events(events)
+        await self.repository.save_outcomes([e for e in events if isinstance(e, OutcomePublished)])
 
     async def on_campaign_events(self, events: list[Event]) -> None:
         snapshots = [

@@ -1,4 +1,6 @@
-"""Intake's own read models in MongoDB: campaigns and comments, built from the bus."""
+"""Intake's own read models in MongoDB, built from the bus: campaigns, comments (with their support
+and replies), votes, responses, participants (sealed contacts, memberships), outcomes; plus the
+few writes intake makes itself (invitation redemptions, bulk uploads)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from kolot.common.events import CampaignSnapshot, utcnow
+from kolot.common.events import CampaignSnapshot, OutcomePublished, utcnow
 from kolot.common.store import Document, stamp
 
 DUPLICATE_KEY = 11000
@@ -22,9 +24,25 @@ INDEXES = {
         # the public list: published comments of a campaign, newest first by submission time
         # (sort_key; ids alone do not order: a retried request's id is derived from its key)
         IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING), ("sort_key", DESCENDING)]),
+        IndexModel([("campaign_id", ASCENDING), ("status", ASCENDING), ("rank", DESCENDING)]),
+        IndexModel([("parent_id", ASCENDING), ("sort_key", ASCENDING)]),
         IndexModel([("participant_id", ASCENDING)]),
     ],
+    "votes": [IndexModel([("target_id", ASCENDING)]), IndexModel([("participant_id", ASCENDING)])],
+    "responses": [
+        IndexModel([("campaign_id", ASCENDING)]),
+        IndexModel([("participant_id", ASCENDING)]),
+    ],
+    "participants": [],
+    "memberships": [IndexModel([("participant_id", ASCENDING)])],
+    "redemptions": [],
+    "outcomes": [IndexModel([("campaign_id", ASCENDING), ("published_at", DESCENDING)])],
+    "uploads": [IndexModel([("campaign_id", ASCENDING), ("created_at", DESCENDING)])],
 }
+
+SUPPORT_OFFSET = 10**9
+"""``rank`` is ``<support + offset, zero-padded>.<sort_key>``: one string that orders by support,
+then by time, so "most supported" pages with one range condition like "newest" does."""
 
 
 class IntakeRepository:
@@ -40,6 +58,9 @@ class IntakeRepository:
     @property
     def comments(self) -> AsyncCollection[Document]:
         return self._database()["comments"]
+
+    def collection(self, name: str) -> AsyncCollection[Document]:
+        return self._database()[name]
 
     # campaigns ---------------------------------------------------------------------------
 
@@ -67,30 +88,145 @@ class IntakeRepository:
         doc = await self.campaigns.find_one({"_id": campaign_id})
         return _campaign(doc) if doc else None
 
-    async def list_campaigns(self, *, limit: int = 200) -> list[CampaignSnapshot]:
-        cursor = self.campaigns.find({}).sort("version", DESCENDING).limit(limit)
+    async def list_campaigns(
+        self, *, statuses: Sequence[str] | None = None, limit: int = 200
+    ) -> list[CampaignSnapshot]:
+        query: dict[str, Any] = {"status": {"$in": list(statuses)}} if statuses else {}
+        cursor = self.campaigns.find(query).sort("version", DESCENDING).limit(limit)
         return [_campaign(doc) async for doc in cursor]
 
     # comments ----------------------------------------------------------------------------
 
     async def apply_comment_changes(self, ops: Sequence[UpdateOne]) -> None:
-        await self._bulk_ignoring_stale(self.comments, ops)
+        if ops:
+            await self._bulk_ignoring_stale(self.comments, ops)
 
     async def published_comments(
-        self, campaign_id: str, *, before: str | None, limit: int
+        self,
+        campaign_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        order: str = "sort_key",
+        circles: Sequence[str | None] = (None,),
+        top_level: bool = True,
     ) -> list[Document]:
+        """A page of published comments, ordered by ``sort_key`` (newest) or ``rank`` (most
+        supported), descending, strictly after the cursor ``before``."""
         query: dict[str, Any] = {"campaign_id": campaign_id, "status": "published"}
+        query["circle"] = {"$in": list(circles)} if len(circles) > 1 else circles[0]
+        if top_level:
+            query["depth"] = 0
         if before:
-            query["sort_key"] = {"$lt": before}
-        cursor = self.comments.find(query).sort("sort_key", DESCENDING).limit(limit)
+            query[order] = {"$lt": before}
+        cursor = self.comments.find(query).sort(order, DESCENDING).limit(limit)
+        return await cursor.to_list(None)
+
+    async def replies(self, parent_id: str, *, after: str | None, limit: int) -> list[Document]:
+        query: dict[str, Any] = {"parent_id": parent_id, "status": "published"}
+        if after:
+            query["sort_key"] = {"$gt": after}
+        cursor = self.comments.find(query).sort("sort_key", ASCENDING).limit(limit)
         return await cursor.to_list(None)
 
     async def get_comment(self, comment_id: str) -> Document | None:
         return await self.comments.find_one({"_id": comment_id})
 
+    async def anonymise_author(self, participant_ids: Sequence[str]) -> None:
+        await self.comments.update_many(
+            {"participant_id": {"$in": list(participant_ids)}},
+            {"$set": {"participant_id": None, "author_erased": True}},
+        )
+
+    # votes, responses, participants, outcomes ------------------------------------------------
+
+    async def bulk(self, name: str, ops: Sequence[Any]) -> None:
+        if ops:
+            await self._bulk_ignoring_stale(self.collection(name), ops)
+
+    async def support_of(self, target_ids: Sequence[str]) -> dict[str, int]:
+        totals = {target: 0 for target in target_ids}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"target_id": {"$in": list(target_ids)}}},
+            {"$group": {"_id": "$target_id", "support": {"$sum": "$value"}}},
+        ]
+        async for row in await self.collection("votes").aggregate(pipeline):
+            totals[str(row["_id"])] = int(row["support"])
+        return totals
+
+    async def reply_counts(self, parent_ids: Sequence[str]) -> dict[str, int]:
+        totals = {parent: 0 for parent in parent_ids}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"parent_id": {"$in": list(parent_ids)}, "status": "published"}},
+            {"$group": {"_id": "$parent_id", "n": {"$sum": 1}}},
+        ]
+        async for row in await self.comments.aggregate(pipeline):
+            totals[str(row["_id"])] = int(row["n"])
+        return totals
+
+    async def sort_keys(self, comment_ids: Sequence[str]) -> dict[str, str]:
+        """The ``sort_key`` of each projected comment (those not projected yet are left out)."""
+        cursor = self.comments.find({"_id": {"$in": list(comment_ids)}}, {"sort_key": 1})
+        return {
+            str(doc["_id"]): str(doc["sort_key"]) async for doc in cursor if doc.get("sort_key")
+        }
+
+    async def parents_of(self, comment_ids: Sequence[str]) -> set[str]:
+        if not comment_ids:
+            return set()
+        cursor = self.comments.find({"_id": {"$in": list(comment_ids)}}, {"parent_id": 1})
+        return {str(doc["parent_id"]) async for doc in cursor if doc.get("parent_id")}
+
+    async def memberships(self, participant_id: str) -> list[str]:
+        cursor = self.collection("memberships").find({"participant_id": participant_id})
+        return [str(doc["circle"]) async for doc in cursor]
+
+    async def claim_invitation(
+        self, invitation_id: str, *, participant_id: str, campaign_id: str
+    ) -> str:
+        """Records who redeemed an invitation; returns who holds it (the first to redeem)."""
+        try:
+            await self.collection("redemptions").insert_one(
+                {
+                    "_id": invitation_id,
+                    "participant_id": participant_id,
+                    "campaign_id": campaign_id,
+                    "at": stamp(utcnow()),
+                }
+            )
+        except DuplicateKeyError:
+            doc = await self.collection("redemptions").find_one({"_id": invitation_id})
+            return str(doc["participant_id"]) if doc else ""
+        return participant_id
+
+    async def save_outcomes(self, events: Sequence[OutcomePublished]) -> None:
+        await self.bulk(
+            "outcomes",
+            [
+                UpdateOne(
+                    {"_id": e.data.outcome_id},
+                    {
+                        "$set": {
+                            "campaign_id": e.subject,
+                            "summary": e.data.summary.model_dump(),
+                            "decisions": [d.model_dump() for d in e.data.decisions],
+                            "url": e.data.url,
+                            "published_at": stamp(e.time),
+                        }
+                    },
+                    upsert=True,
+                )
+                for e in events
+            ],
+        )
+
+    async def outcomes(self, campaign_id: str) -> list[Document]:
+        cursor = self.collection("outcomes").find({"campaign_id": campaign_id})
+        return await cursor.sort("published_at", DESCENDING).limit(100).to_list(None)
+
     @staticmethod
     async def _bulk_ignoring_stale(
-        collection: AsyncCollection[Document], ops: Sequence[UpdateOne]
+        collection: AsyncCollection[Document], ops: Sequence[Any]
     ) -> None:
         # A guarded upsert whose guard fails (a newer state is already stored) tries to insert an
         # existing _id and gets a duplicate-key error: that is the "stale event, skip" outcome.
@@ -104,6 +240,10 @@ class IntakeRepository:
 
 def _campaign(doc: Document) -> CampaignSnapshot:
     return CampaignSnapshot(campaign_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+
+
+def rank(support: int, key: str) -> str:
+    return f"{max(0, support + SUPPORT_OFFSET):012d}.{key}"
 
 
 def sort_key(submitted_at: datetime, comment_id: str) -> str:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from kolot.common.settings import ServiceSettings
 
@@ -13,3 +13,18 @@ class IntakeSettings(ServiceSettings):
     """Longer comments are refused with 422 (and belong in an attachment, a later feature)."""
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     campaign_refresh_seconds: float = Field(default=5.0, gt=0)
+    """How often each replica looks for consultations due to open or close on schedule."""
+
+    contact_keys: SecretStr
+    """Fernet keys (comma-separated, newest first) sealing contact details; notify has them too."""
+    channel_secret: SecretStr
+    """The HMAC secret SMS/WhatsApp providers sign inbound webhooks with."""
+
+    # Rate limits, per replica (docs/decisions.md): with N replicas a client gets up to N times.
+    rate_participant_per_minute: float = Field(default=30, gt=0)
+    rate_participant_burst: int = Field(default=10, ge=1)
+    rate_address_per_minute: float = Field(default=1200, gt=0)
+    """Generous: a mobile carrier's NAT puts thousands of citizens behind one address."""
+    rate_address_burst: int = Field(default=300, ge=1)
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of the load balancers whose X-Forwarded-For names the client (e.g. 10.0.0.0/8)."""
