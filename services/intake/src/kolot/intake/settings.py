@@ -11,7 +11,6 @@ class IntakeSettings(ServiceSettings):
 
     max_comment_chars: int = Field(default=10_000, ge=1)
     """Longer comments are refused with 422 (and belong in an attachment, a later feature)."""
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     campaign_refresh_seconds: float = Field(default=5.0, gt=0)
     """How often each replica looks for consultations due to open or close on schedule."""
 
