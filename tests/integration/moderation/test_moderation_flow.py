@@ -176,7 +176,7 @@ async def test_pre_moderated_comment_waits_for_a_moderator_who_publishes_it(
         assert item["campaign_id"] == "c-pre"
         assert item["text"] == "צריך יותר אוטובוסים בלילה. המייל שלי [email]"
         assert item["language"] == "he"
-        assert item["reasons"] == ["pre_moderation"]
+        assert item["reasons"] == ["pre_moderation", "pii_redacted"]
         assert item["submitted_at"]
         assert await count(js, ns, "events", f"{ns}.events.comment.published.c-pre") == 0
 

@@ -111,8 +111,9 @@ def test_hits_name_the_rule_and_what_matched() -> None:
 def test_decide_approves_civil_text_with_its_redacted_text_and_language() -> None:
     result = decide("התוכנית גרועה. תתקשרו אליי 050-1234567", mode="auto")
     assert result.decision == "approve"
-    assert result.reasons == ()
-    assert result.statement is None
+    assert result.reasons == ("pii_redacted",)
+    assert result.statement is not None
+    assert "פרטים אישיים" in result.statement  # the author learns why the text changed
     assert result.scores == {"rules": 0.0}
     assert result.language == "he"
     assert result.redacted_text == "התוכנית גרועה. תתקשרו אליי [phone]"

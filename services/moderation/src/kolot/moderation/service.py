@@ -44,7 +44,7 @@ from kolot.moderation.models import (
     CommentRecord,
     CommentStatus,
 )
-from kolot.moderation.pipeline import decide
+from kolot.moderation.pipeline import ModerationDecision, analyse_batch, decide_analysis
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,9 @@ def _to_millis(moment: datetime) -> datetime:
 
 
 def automatic_record(
-    event: CommentSubmitted, *, mode: ModerationMode, now: datetime
+    event: CommentSubmitted, result: ModerationDecision, *, mode: ModerationMode, now: datetime
 ) -> CommentRecord:
-    """Run the pipeline on a submitted comment and describe the result as a stored record."""
-    result = decide(event.data.text, mode=mode)
+    """Describe the pipeline's decision on a submitted comment as a stored record."""
     now = _to_millis(now)
     return CommentRecord(
         comment_id=event.data.comment_id,
@@ -266,8 +265,16 @@ class ModerationService:
             return
         modes = await self._modes({event.subject for event in unique.values()})
         now = self._clock()
+        events_in = list(unique.values())
+        analyses = analyse_batch([event.data.text for event in events_in])
         records = [
-            automatic_record(event, mode=modes[event.subject], now=now) for event in unique.values()
+            automatic_record(
+                event,
+                decide_analysis(analysis, mode=modes[event.subject]),
+                mode=modes[event.subject],
+                now=now,
+            )
+            for event, analysis in zip(events_in, analyses, strict=True)
         ]
         inserted = await self._store.add_automatic(records)
         current = {r.comment_id: r for r in records if r.comment_id in inserted}

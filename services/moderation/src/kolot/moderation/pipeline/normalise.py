@@ -3,6 +3,12 @@
 The text a participant wrote is kept as it is for display; rules match on a *key* in which the
 many ways of writing the same word coincide: compatibility forms, vowel points and cantillation,
 harakat, tatweel, invisible characters, letter variants and final letters, and case.
+
+A second key, ``folded``, also undoes the disguises of people dodging a word list: look-alike
+letters from other alphabets (``ѕhit``, ``𝐟𝐮𝐜𝐤``) and leetspeak (``sh1t``, ``f@ck``) in Latin
+words, and s-p-a-c-e-d letters. Homoglyph folding turns Hebrew and Arabic letters into Latin
+look-alikes, and Arabizi writes letters with digits (3 = ع, 7 = ح), so both are applied only to
+words without Hebrew or Arabic letters, and rules read both keys.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+
+import decancer_py
 
 TATWEEL = "\u0640"
 
@@ -47,6 +55,12 @@ class Normalised:
     """The text as written: what is displayed (after redaction)."""
     key: str
     """The matching key: what rules and lexicons look at. Never displayed."""
+    folded: str = ""
+    """The key with look-alikes, leetspeak and spaced letters undone ("" when it equals ``key``)."""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key, self.folded) if self.folded else (self.key,)
 
 
 def _is_invisible(char: str) -> bool:
@@ -83,5 +97,40 @@ def matching_key(text: str) -> str:
     return _WHITESPACE.sub(" ", key).strip()
 
 
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
+# a word of Latin letters with at least one leet character among them (not a plain number)
+_LEET_WORD = re.compile(
+    r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[013457@$])[a-z013457@$]{3,}(?![\w@$])"
+)
+# single letters separated by one space, dot, dash or underscore, at least four of them
+_SPACED = re.compile(r"(?<!\w)(?:\w[ ._\-*]){3,}\w(?!\w)")
+_NON_LATIN_TOKEN = re.compile(r"\S*[^\x00-\x7f]\S*")
+_HEBREW_OR_ARABIC = re.compile(
+    r"[\u0590-\u05ff\ufb1d-\ufb4f\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]"
+)
+
+
+def _fold_homoglyphs(token: re.Match[str]) -> str:
+    word = token.group()
+    if _HEBREW_OR_ARABIC.search(word):
+        return word
+    return str(decancer_py.parse(word))
+
+
+def _join_spaced(match: re.Match[str]) -> str:
+    return re.sub(r"[ ._\-*]", "", match.group())
+
+
+def folded_key(key: str) -> str:
+    """The key with homoglyphs and leetspeak folded in Latin words and spaced letters joined."""
+    folded = _NON_LATIN_TOKEN.sub(_fold_homoglyphs, key) if not key.isascii() else key
+    folded = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), folded.casefold())
+    return _SPACED.sub(_join_spaced, folded)
+
+
 def normalise(text: str) -> Normalised:
-    return Normalised(original=text, key=matching_key(text))
+    key = matching_key(text)
+    folded = folded_key(key)
+    return Normalised(original=text, key=key, folded="" if folded == key else folded)

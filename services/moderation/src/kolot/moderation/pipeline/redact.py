@@ -1,10 +1,13 @@
 """Personal data in comments: found, replaced with placeholders, and listed.
 
-What is looked for: e-mail addresses, phone numbers (international, and Israeli mobile, landline
-and VoIP numbers in their usual spellings), Israeli ID numbers (nine digits with a valid check
-digit) and payment card numbers (13-19 digits, Luhn-valid). Digits in other scripts (Arabic-Indic,
-Persian, fullwidth) are read as ASCII digits first, and invisible characters (bidi marks, which
-right-to-left text often carries inside numbers, zero-width spaces) are looked through.
+What is looked for: e-mail addresses (also spelled out to dodge filters: "dana at gmail dot com",
+"dana [at] gmail [dot] com", "דנה שטרודל gmail נקודה com"), phone numbers (international, and
+Israeli mobile, landline and VoIP numbers in their usual spellings), Israeli ID numbers (nine
+digits with a valid check digit), payment card numbers (13-19 digits, Luhn-valid), IBANs (valid
+check digits) and street addresses (a street word, a name and a house number, in he/ar/en).
+Digits in other scripts (Arabic-Indic, Persian, fullwidth) are read as ASCII digits first, and
+invisible characters (bidi marks, which right-to-left text often carries inside numbers,
+zero-width spaces) are looked through.
 Everything else in the text is kept as written.
 """
 
@@ -15,13 +18,17 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-PiiKind = Literal["email", "phone", "id-number", "card"]
+from stdnum import iban as stdnum_iban
+
+PiiKind = Literal["email", "phone", "id-number", "card", "iban", "address"]
 
 PLACEHOLDERS: dict[PiiKind, str] = {
     "email": "[email]",
     "phone": "[phone]",
     "id-number": "[id-number]",
     "card": "[card]",
+    "iban": "[iban]",
+    "address": "[address]",
 }
 
 
@@ -96,6 +103,27 @@ _PHONE_PATTERNS = (
     # Israeli landlines (02, 03, 04, 08, 09) written with a separator: 02-1234567, 03 123 4567
     re.compile(r"(?<!\d)0[23489](?:[- ]\d{7}|[- ]\d{3}[- ]\d{4})(?!\d)"),
 )
+_AT = r"(?:\s*[\[(<{]\s*(?:at|@)\s*[\])>}]\s*|\s+(?:at|שטרודל|ات)\s+)"
+_DOT = r"(?:\s*[\[(<{]\s*(?:dot|\.)\s*[\])>}]\s*|\s+(?:dot|נקודה|نقطة)\s+)"
+_SPELLED_EMAIL = re.compile(
+    rf"(?<![\w.%+-])[A-Za-z0-9._%+-]+{_AT}[A-Za-z0-9-]+(?:(?:{_DOT}|\.)[A-Za-z0-9-]+)*"
+    rf"(?:{_DOT}|\.)(?:com|net|org|gov|edu|co|il|io|info|me|uk|ac)(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?")
+# a street word, one to three words of its name, a house number (and maybe an apartment)
+_ADDRESS_PATTERNS = (
+    re.compile(
+        r"(?<!\w)[ובלמה]{0,2}(?P<at>)(?:רחוב|רח'|רח׳|שדרות|שד'|שד׳|סמטת|דרך)\s+(?:[\u05d0-\u05ea\"'״׳-]+\s+){1,3}\d{1,4}[א-ו]?(?:\s*/\s*\d{1,4})?(?!\d)"
+    ),
+    re.compile(
+        r"(?<!\w)[وفبل]?(?P<at>)(?:شارع|حي|طريق)\s+(?:[\u0621-\u064a]+\s+){1,3}(?:رقم\s+)?\d{1,4}(?!\d)"
+    ),
+    re.compile(
+        r"(?<![\w-])(?P<at>)\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?"
+        r"|Boulevard|Blvd\.?|Lane|Ln\.?|Drive|Dr\.?)(?!\w)"
+    ),
+)
 _NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
 _PLAIN_LANDLINE = re.compile(r"0[23489]\d{7}")
 
@@ -112,6 +140,11 @@ def _find(text: str) -> list[Finding]:
 
     for match in _EMAIL.finditer(text):
         add("email", match.start(), match.end())
+    for match in _SPELLED_EMAIL.finditer(text):
+        add("email", match.start(), match.end())
+    for match in _IBAN.finditer(text):
+        if stdnum_iban.is_valid(match.group()):
+            add("iban", match.start(), match.end())
     for match in _CARD.finditer(text):
         digits = re.sub(r"\D", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
@@ -125,6 +158,10 @@ def _find(text: str) -> list[Finding]:
             add("id-number", match.start(), match.end())
         elif _PLAIN_LANDLINE.fullmatch(match.group()):
             add("phone", match.start(), match.end())
+    for pattern in _ADDRESS_PATTERNS:
+        for match in pattern.finditer(text):
+            # the prefix letters glued to the street word (ברחוב, بشارع) stay in the text
+            add("address", match.start("at"), match.end())
     return sorted(found, key=lambda finding: finding.start)
 
 

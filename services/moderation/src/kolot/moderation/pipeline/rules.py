@@ -18,7 +18,9 @@ from kolot.moderation.pipeline.lexicons import Category, Lexicon, LexiconLanguag
 from kolot.moderation.pipeline.normalise import fold_letters, matching_key, strip_marks
 
 # Most severe first: reasons are reported in this order.
-CATEGORIES: tuple[Category, ...] = ("threat", "hate", "abuse")
+CATEGORIES: tuple[Category, ...] = ("threat", "hate", "abuse", "spam")
+MILD = 0.6
+"""The severity of a mild insult: enough to ask a person, not to reject."""
 
 _HEBREW_PREFIXES = frozenset("והבלמשכ")
 _ARABIC_CONJUNCTIONS = ("", "و", "ف")
@@ -37,6 +39,8 @@ class RuleHit:
     language: LexiconLanguage
     match: str
     """The matched part of the matching key, for moderators (never shown to the author)."""
+    severity: float = 1.0
+    """1.0: certain; below: a person should look (see ``MILD``)."""
 
 
 def _skeleton(word: str) -> str:
@@ -105,11 +109,13 @@ class _Phrase:
     words: tuple[str, ...]
     category: Category
     language: LexiconLanguage
+    severity: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class _Threat:
+class _Pattern:
     pattern: re.Pattern[str]
+    category: Category
     language: LexiconLanguage
 
 
@@ -118,30 +124,48 @@ class RuleSet:
 
     def __init__(self, lexicons: Iterable[Lexicon]) -> None:
         self._phrases: dict[str, list[_Phrase]] = {}
-        self._threats: list[_Threat] = []
+        self._patterns: list[_Pattern] = []
         protected: set[str] = set()
         for lexicon in lexicons:
             protected.update(matching_key(word) for word in lexicon.protected)
-            for category, entries in lexicon.words.items():
+            entries_by: list[tuple[Category, float, tuple[str, ...]]] = [
+                (category, 1.0, entries) for category, entries in lexicon.words.items()
+            ]
+            entries_by.append(("abuse", MILD, lexicon.mild))
+            for category, severity, entries in entries_by:
                 for entry in entries:
                     words = tuple(_lexicon_form(w) for w in _TOKEN.findall(matching_key(entry)))
                     if words:
-                        phrase = _Phrase(words, category, lexicon.language)
+                        phrase = _Phrase(words, category, lexicon.language, severity)
                         self._phrases.setdefault(words[0], []).append(phrase)
-            for source in lexicon.threats:
-                # fold the pattern's letters the way keys are folded (ך -> כ, أ -> ا, ة -> ه)
-                folded = fold_letters(strip_marks(source))
-                self._threats.append(_Threat(re.compile(folded), lexicon.language))
+            sources: list[tuple[Category, tuple[str, ...]]] = [
+                ("threat", lexicon.threats),
+                ("hate", lexicon.hate_patterns),
+                ("spam", lexicon.spam),
+            ]
+            for category, patterns in sources:
+                for source in patterns:
+                    # fold the pattern's letters the way keys are folded (ך -> כ, أ -> ا, ة -> ه)
+                    folded = fold_letters(strip_marks(source))
+                    self._patterns.append(_Pattern(re.compile(folded), category, lexicon.language))
         self._protected = frozenset(protected)
 
-    def check(self, key: str) -> tuple[RuleHit, ...]:
+    def check(self, *keys: str) -> tuple[RuleHit, ...]:
+        """Every rule any of the keys breaks (a text's plain and folded keys), most severe first."""
         hits: dict[tuple[str, str], RuleHit] = {}
-        for threat in self._threats:
-            for match in threat.pattern.finditer(key):
-                rule = f"threat.{threat.language}"
+        for key in keys:
+            self._check(key, hits)
+        return tuple(
+            sorted(hits.values(), key=lambda hit: (CATEGORIES.index(hit.category), -hit.severity))
+        )
+
+    def _check(self, key: str, hits: dict[tuple[str, str], RuleHit]) -> None:
+        for rule_pattern in self._patterns:
+            for match in rule_pattern.pattern.finditer(key):
+                rule = f"{rule_pattern.category}.{rule_pattern.language}"
                 hits.setdefault(
                     (rule, match.group()),
-                    RuleHit(rule, "threat", threat.language, match.group()),
+                    RuleHit(rule, rule_pattern.category, rule_pattern.language, match.group()),
                 )
         tokens = list(_TOKEN.finditer(key))
         forms = [_token_forms(token.group(), self._protected) for token in tokens]
@@ -152,10 +176,10 @@ class RuleSet:
                         last = tokens[index + len(phrase.words) - 1]
                         text = key[tokens[index].start() : last.end()]
                         rule = f"lexicon.{phrase.language}.{phrase.category}"
-                        hits.setdefault(
-                            (rule, text), RuleHit(rule, phrase.category, phrase.language, text)
-                        )
-        return tuple(sorted(hits.values(), key=lambda hit: CATEGORIES.index(hit.category)))
+                        hit = RuleHit(rule, phrase.category, phrase.language, text, phrase.severity)
+                        known = hits.get((rule, text))
+                        if known is None or known.severity < hit.severity:
+                            hits[(rule, text)] = hit
 
     @staticmethod
     def _matches(phrase: _Phrase, forms: Sequence[frozenset[str]], start: int) -> bool:
@@ -167,6 +191,6 @@ class RuleSet:
 DEFAULT_RULES = RuleSet(all_lexicons())
 
 
-def check_rules(key: str, *, rules: RuleSet = DEFAULT_RULES) -> tuple[RuleHit, ...]:
-    """Every rule the matching key breaks, most severe first (empty: nothing found)."""
-    return rules.check(key)
+def check_rules(*keys: str, rules: RuleSet = DEFAULT_RULES) -> tuple[RuleHit, ...]:
+    """Every rule the matching keys break, most severe first (empty: nothing found)."""
+    return rules.check(*keys)

@@ -27,6 +27,20 @@ _REASON_LABELS: dict[str, dict[StatementLanguage, str]] = {
         "ar": "إهانة أو لغة بذيئة",
         "en": "an insult or vulgar language",
     },
+    "spam": {
+        "he": "פרסומת או הודעת זבל",
+        "ar": "إعلان أو رسالة مزعجة",
+        "en": "advertising or spam",
+    },
+}
+
+_PII_REMOVED: dict[StatementLanguage, str] = {
+    "he": 'התגובה שלך פורסמה. הסרנו ממנה פרטים אישיים (כמו טלפון, דוא"ל או כתובת) כדי להגן עליך.',
+    "ar": "نُشر تعليقك. أزلنا منه بيانات شخصية (مثل الهاتف أو البريد أو العنوان) لحمايتك.",
+    "en": (
+        "Your comment was published. We removed personal details from it (such as a phone "
+        "number, an e-mail or a street address) to protect you."
+    ),
 }
 
 _REJECTED: dict[StatementLanguage, str] = {
@@ -67,6 +81,11 @@ def rejection_statement(reasons: Sequence[str], *, language: str) -> str:
     lang = statement_language(language)
     labels = [_REASON_LABELS[r][lang] for r in reasons if r in _REASON_LABELS]
     return _REJECTED[lang].format(reasons=_SEPARATOR[lang].join(labels))
+
+
+def published_statement(reasons: Sequence[str], *, language: str) -> str | None:
+    """What the author of a published comment is told: only that personal data was removed."""
+    return _PII_REMOVED[statement_language(language)] if "pii_redacted" in reasons else None
 
 
 def review_statement(*, language: str) -> str:

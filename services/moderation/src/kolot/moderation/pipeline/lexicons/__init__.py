@@ -7,7 +7,9 @@ inside another word (Scunthorpe) never matches. Words that are also ordinary wor
 ("kill", "כלב", "حمار") are listed only in phrases that leave no doubt ("יא כלב", "يا حمار").
 
 Categories follow the flag reasons participants choose from: ``abuse`` (insults, vulgarity),
-``hate`` (slurs against a group), ``threat`` (violence against a person or a group).
+``hate`` (slurs against a group), ``threat`` (violence against a person or a group), ``spam``
+(advertising, scams). ``mild`` words are insults that a heated but civil comment may also use
+("idiotic", "מטומטם"): they send a comment to a person instead of rejecting it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Category = Literal["threat", "hate", "abuse"]
+Category = Literal["threat", "hate", "abuse", "spam"]
 LexiconLanguage = Literal["he", "ar", "en"]
 
 
@@ -26,6 +28,12 @@ class Lexicon:
     """Words and phrases (space-separated words) by category."""
     threats: tuple[str, ...]
     """Regular expressions matched on the matching key (lower case, no marks, letters folded)."""
+    mild: tuple[str, ...] = ()
+    """Insults that are ``abuse`` but not certain enough to reject without a person."""
+    hate_patterns: tuple[str, ...] = ()
+    """Regular expressions for hate against a group said without a slur ("all X out")."""
+    spam: tuple[str, ...] = ()
+    """Regular expressions for advertising and scams."""
     protected: frozenset[str] = field(default_factory=frozenset)
     """Ordinary words that look like prefix + lexicon word (מזונות = alimony, not מ + זונות)."""
 

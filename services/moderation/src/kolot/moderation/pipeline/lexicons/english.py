@@ -37,9 +37,30 @@ LEXICON = Lexicon(
             "shitheads",
             "scumbag",
             "scumbags",
-            "moron",
-            "morons",
-            "go to hell",
+            "fuk",
+            "fck",
+            "fcking",
+            "fuking",
+            "fukin",
+            "fuckin",
+            "fuckface",
+            "stfu",
+            "gtfo",
+            "wanker",
+            "wankers",
+            "twat",
+            "twats",
+            "prick",
+            "pricks",
+            "cocksucker",
+            "bastard",
+            "bastards",
+            "pussy",
+            "shit for brains",
+            "eat shit",
+            "kill yourself",
+            "kys",
+            "die in a fire",
         ),
         "hate": (
             "nigger",
@@ -57,8 +78,70 @@ LEXICON = Lexicon(
             "dirty arabs",
             "dirty jew",
             "dirty jews",
+            "spic",
+            "spics",
+            "chink",
+            "chinks",
+            "wetback",
+            "wetbacks",
+            "tranny",
+            "trannies",
+            "dyke",
+            "dykes",
+            "pallywood",
+            "jewboy",
+            "yid",
+            "yids",
+            "shylock",
+            "gas the jews",
+            "sieg heil",
         ),
     },
+    mild=(
+        "moron",
+        "morons",
+        "idiot",
+        "idiots",
+        "imbecile",
+        "imbeciles",
+        "retard",
+        "retards",
+        "retarded",
+        "dumbass",
+        "jackass",
+        "shut up",
+        "shit",
+        "bullshit",
+        "go to hell",
+        "damn you",
+        "screw you",
+        "piss off",
+    ),
+    hate_patterns=(
+        r"\b(?:all\s+)?(?:the\s+)?(?:arabs|jews|muslims|christians|immigrants|refugees|africans|ethiopians"
+        r"|settlers|haredim|druze|gays|migrants|infiltrators|blacks|palestinians|israelis|zionists)"
+        r"\s+(?:are|r)\s+(?:all\s+)?(?:just\s+)?(?:animals|vermin|rats|cockroaches|parasites|subhumans?"
+        r"|a\s+cancer|a\s+plague|dogs|pigs|monkeys|apes|filth|scum|savages|a\s+disease)\b",
+        r"\b(?:throw|kick|deport|expel|get|drive)\s+(?:all\s+)?(?:the(?:se)?\s+)?(?:arabs|jews|muslims"
+        r"|christians|immigrants|refugees|africans|ethiopians|settlers|haredim|druze|gays|migrants"
+        r"|infiltrators|blacks)\s+out\b",
+        r"\b(?:all\s+)?(?:the\s+)?(?:arabs|jews|muslims|immigrants|refugees|africans|ethiopians|settlers"
+        r"|haredim|druze|gays|migrants|infiltrators|blacks)\s+(?:should|must|need\s+to|ought\s+to)\s+be\s+"
+        r"(?:thrown\s+out|deported|expelled|exterminated|gassed|wiped\s+out|eliminated|sterilized)\b",
+        r"\b(?:arabs|jews|muslims|immigrants|refugees|africans|settlers|migrants|infiltrators)\s+"
+        r"(?:go\s+home|get\s+out|out)\s*(?:[.!]|$)",
+    ),
+    spam=(
+        r"\b(?:buy|order|shop|sign\s+up|register)\s+now\b",
+        r"\bclick\s+(?:here|the\s+link|this\s+link|below)\b",
+        r"\b(?:earn|make)\s+\$?\d[\d,]*k?\s*(?:\$|dollars|usd|nis|shekels)?\s*(?:a|per|every)\s+"
+        r"(?:day|week|month|hour)\b",
+        r"\b(?:bitcoin|crypto|forex|binary\s+options)\s+(?:investment|trading|profits?|signals)\b",
+        r"\b(?:work\s+from\s+home|free\s+(?:gift|iphone|money|trial)|100%\s+guaranteed"
+        r"|limited\s+time\s+offer|cheap\s+(?:viagra|cialis|loans?)|viagra|cialis|online\s+casino)\b",
+        r"\b(?:whatsapp|telegram|dm)\s+(?:me|us)\s+(?:at|on|now)\b",
+        r"(?:(?:https?://|www\.)\S+.*?){3,}",
+    ),
     threats=(
         # I will kill you, we're gonna shoot them, I'll fucking murder him
         _SUBJECT_WILL + r"(?:kill|murder|shoot|stab|strangle|slaughter|behead|rape|hang)"
@@ -71,7 +154,9 @@ LEXICON = Lexicon(
         r"\bi\s+know\s+where\s+you\s+(?:live|sleep|work)\b",
         r"\b(?:you|he|she|they)\s+(?:should|must|deserves?\s+to|ought\s+to)\s+be\s+"
         r"(?:killed|shot|hanged|murdered|lynched)\b",
-        r"\b(?:you|he|she)\s+(?:should|must|deserves?\s+to)\s+die\b",
+        r"\b(?:you|he|she|they|(?:the\s+)?(?:prime\s+minister|minister|mayor|judge|mk|officials"
+        r"|politicians|chairman|chairwoman|ceo|director|pm))\s+(?:should|must|deserves?\s+to|ought\s+to)"
+        r"\s+die\b",
         r"\bdeath\s+to\s+(?:all\s+)?(?:the\s+)?(?:arabs|jews|muslims|christians|israelis"
         r"|palestinians|settlers|leftists|gays|immigrants|druze)\b",
     ),
