@@ -15,6 +15,9 @@ class ModerationAlertData(Payload):
     observed: float
     baseline: float
     message: str
+    state: Literal["raised", "cleared"] = "raised"
+    """``cleared`` when the surge of an earlier alert (same ``alert_id``) has subsided."""
+    campaign_id: str | None = None
 
 
 class ModerationAlert(Event):

@@ -29,6 +29,8 @@ class AppealDecidedData(Payload):
     outcome: Literal["upheld", "overturned"]
     statement: str
     moderator: str | None = None
+    participant_id: str | None = None
+    """The author who appealed (to notify them)."""
 
 
 class AppealDecided(Event):

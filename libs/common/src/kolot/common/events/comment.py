@@ -64,6 +64,10 @@ class CommentModeratedData(Payload):
     language: str | None = None
     cluster_id: str | None = None
     moderator: str | None = None
+    cluster_size: int | None = None
+    """How many comments of the campaign the cluster holds (form letters: published once)."""
+    participant_id: str | None = None
+    """The author, so the decision reaches their view without a lookup."""
 
 
 class CommentModerated(Event):
@@ -82,6 +86,10 @@ class CommentPublishedData(Payload):
     language: str | None = None
     parent_id: str | None = None
     submitted_at: datetime | None = None
+    cluster_id: str | None = None
+    """Set when the comment stands for a cluster of copies (a form letter campaign)."""
+    cluster_size: int | None = None
+    """How many participants sent this text (or a near copy); republished as it grows."""
 
 
 class CommentPublished(Event):
@@ -98,6 +106,8 @@ class CommentHiddenData(Payload):
     comment_id: str
     reason: str
     statement: str | None = None
+    flags: int | None = None
+    """With ``reason`` ``flags``: how many distinct participants flagged it."""
 
 
 class CommentHidden(Event):
