@@ -34,6 +34,7 @@ from kolot.common.web import create_app as create_service_app
 from kolot.intake.api import router
 from kolot.intake.api.deps import Limits
 from kolot.intake.campaigns import CampaignDirectory
+from kolot.intake.channels import ChannelGateway
 from kolot.intake.contacts import ContactSealer
 from kolot.intake.handlers import (
     CAMPAIGN_TYPES,
@@ -46,6 +47,7 @@ from kolot.intake.ratelimit import Rate, RateLimiter
 from kolot.intake.repository import INDEXES, IntakeRepository
 from kolot.intake.service import IntakeService
 from kolot.intake.settings import IntakeSettings
+from kolot.intake.uploads import MAX_BODY_BYTES, Uploads
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +68,11 @@ def create_app(settings: IntakeSettings) -> FastAPI:
                 streams.events_subject("comment", "*"),
                 streams.events_subject("vote", "*"),
                 streams.events_subject("appeal", "*"),
+                streams.events_subject("participant", "erased"),
             ),
             handler=projector.on_comment_events,
             types=COMMENT_TYPES,
-            description="Projects comments, their moderation, votes and appeals.",
+            description="Projects comments, their moderation, votes, appeals and erasures.",
         )
     )
     runtime.consumer(
@@ -137,6 +140,17 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         address=RateLimiter(Rate(settings.rate_address_per_minute, settings.rate_address_burst)),
         trusted_proxies=settings.trusted_proxies,
     )
+    channels = ChannelGateway(
+        service=service,
+        channel_secret=settings.channel_secret.get_secret_value(),
+        participant_secret=settings.participant_secret.get_secret_value(),
+        # a limiter of its own: senders are keyed by their pseudonymous participant id
+        limiter=RateLimiter(
+            Rate(settings.rate_participant_per_minute, settings.rate_participant_burst)
+        ),
+        max_comment_chars=settings.max_comment_chars,
+    )
+    uploads = Uploads(service, max_comment_chars=settings.max_comment_chars)
 
     async def keep_schedule(rt: Runtime) -> None:
         """Opens and closes consultations at their scheduled times (every replica; the changes
@@ -178,7 +192,10 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         description="Consultations, participants and every contribution, accepted log first.",
         routers=[router],
         background=[follow_campaigns, keep_schedule],
+        body_limits=[(r"/v1/campaigns/[^/]+/uploads", MAX_BODY_BYTES)],
     )
     app.state.intake = service
     app.state.limits = limits
+    app.state.channels = channels
+    app.state.uploads = uploads
     return app

@@ -44,6 +44,7 @@ COMMENT_TYPES = frozenset(
         VoteCast,
         AppealFiled,
         AppealDecided,
+        ParticipantErased,
     )
 )
 PARTICIPANT_TYPES = frozenset(
@@ -268,6 +269,11 @@ class Projector:
     async def on_comment_events(self, events: list[Event]) -> None:
         repository = self.repository
         await repository.apply_comment_changes(comment_changes(events))
+        erased = [e.data.participant_id for e in events if isinstance(e, ParticipantErased)]
+        if erased:
+            # in this consumer, after the participant's comments in stream order, so a replay
+            # anonymises them too
+            await repository.anonymise_author(erased)
         await repository.bulk("votes", vote_changes(events))
         # derived figures: support (and the "most supported" rank) and reply counts, recounted
         # for what this batch touched, so redelivered or replayed votes never double count
@@ -311,12 +317,8 @@ class Projector:
         await repository.apply_comment_changes(updates)
 
     async def on_participant_events(self, events: list[Event]) -> None:
-        changes = participant_changes(events)
-        for name, ops in changes.items():
+        for name, ops in participant_changes(events).items():
             await self.repository.bulk(name, ops)
-        erased = [e.data.participant_id for e in events if isinstance(e, ParticipantErased)]
-        if erased:
-            await self.repository.anonymise_author(erased)
 
     async def on_catalogue_events(self, events: list[Event]) -> None:
         await self.on_campaign_events(events)

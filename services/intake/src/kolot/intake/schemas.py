@@ -157,8 +157,9 @@ class CampaignFields(_Body):
         return self
 
     def changes(self) -> dict[str, Any]:
-        """The fields given, in the shape of the campaign snapshot."""
-        return self.model_dump(exclude_unset=True, mode="python")
+        """The fields given (complete, with their items' defaults), as the snapshot holds them."""
+        given = self.model_fields_set
+        return {k: v for k, v in self.model_dump(mode="python").items() if k in given}
 
 
 class CampaignCreate(CampaignFields):
