@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
-from nats.aio.client import Client as NATS
 
 from kolot.common.events import (
     CommentModerated,
@@ -16,15 +14,19 @@ from kolot.common.events import (
     CommentPublished,
     CommentPublishedData,
     derived_id,
-    parse_event,
 )
 from kolot.intake.app import create_app
 from kolot.intake.settings import IntakeSettings
 from tests.conftest import running_app, staff_headers
+from tests.integration.intake.flows import (
+    ADMIN,
+    eventually,
+    open_campaign,
+    participant,
+    stream_events,
+)
 
 pytestmark = pytest.mark.integration
-
-ADMIN = staff_headers("admin")
 
 
 @pytest.fixture
@@ -33,50 +35,6 @@ async def intake(make_settings: Callable[..., Any]) -> AsyncIterator[httpx.Async
     async with running_app(app) as client:
         client.app = app  # type: ignore[attr-defined]
         yield client
-
-
-async def open_campaign(client: httpx.AsyncClient) -> str:
-    created = await client.post(
-        "/v1/campaigns",
-        json={
-            "title": {"he": "תחבורה ציבורית", "en": "Public transport"},
-            "purpose": {"he": "לשמוע את הציבור לפני תיקון התקנות"},
-            "use_of_input": {"he": "המשרד יפרסם מה שינה בעקבות התגובות"},
-        },
-        headers=ADMIN,
-    )
-    assert created.status_code == 201, created.text
-    campaign = created.json()
-    assert campaign["status"] == "draft"
-    opened = await client.post(f"/v1/campaigns/{campaign['id']}/open", headers=ADMIN)
-    assert opened.status_code == 200, opened.text
-    assert opened.json()["status"] == "open"
-    return str(campaign["id"])
-
-
-async def participant(client: httpx.AsyncClient) -> dict[str, str]:
-    response = await client.post("/v1/participants", json={"source": "facebook"})
-    assert response.status_code == 201
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-async def stream_events(nats_url: str, namespace: str, subject: str) -> list[Any]:
-    nc = NATS()
-    await nc.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        sub = await js.pull_subscribe(subject, stream=f"{namespace.upper()}_EVENTS")
-        found: list[Any] = []
-        try:
-            while True:
-                for msg in await sub.fetch(100, timeout=0.5):
-                    found.append(parse_event(msg.data))
-                    await msg.ack()
-        except TimeoutError:
-            pass
-        return found
-    finally:
-        await nc.close()
 
 
 async def test_comment_is_committed_to_the_stream_once_per_idempotency_key(
@@ -127,7 +85,7 @@ async def test_published_comment_becomes_visible_and_author_sees_status(
     )
     comment_id = accepted.json()["id"]
 
-    own = await _eventually(lambda: intake.get(f"/v1/comments/{comment_id}", headers=author))
+    own = await eventually(lambda: intake.get(f"/v1/comments/{comment_id}", headers=author))
     assert own.json()["status"] == "pending"
     assert (await intake.get(f"/v1/campaigns/{campaign_id}/comments")).json()["items"] == []
 
@@ -156,7 +114,7 @@ async def test_published_comment_becomes_visible_and_author_sees_status(
             ),
         )
     )
-    page = await _eventually(
+    page = await eventually(
         lambda: intake.get(f"/v1/campaigns/{campaign_id}/comments"),
         until=lambda r: len(r.json()["items"]) == 1,
     )
@@ -252,20 +210,6 @@ async def test_bad_bodies_get_problem_details(intake: httpx.AsyncClient) -> None
     assert bad_json.status_code == 422
 
 
-async def _eventually(
-    call: Callable[[], Any],
-    *,
-    until: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
-    timeout: float = 10.0,
-) -> httpx.Response:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        response: httpx.Response = await call()
-        if until(response) or asyncio.get_running_loop().time() > deadline:
-            return response
-        await asyncio.sleep(0.1)
-
-
 async def test_trace_context_travels_from_the_request_across_the_bus(
     make_settings: Callable[..., Any],
 ) -> None:
@@ -282,7 +226,7 @@ async def test_trace_context_travels_from_the_request_across_the_bus(
             f"/v1/campaigns/{campaign_id}/comments", json={"text": "שאלה"}, headers=author
         )
         comment_id = accepted.json()["id"]
-        await _eventually(lambda: client.get(f"/v1/comments/{comment_id}", headers=author))
+        await eventually(lambda: client.get(f"/v1/comments/{comment_id}", headers=author))
 
     spans = exporter.get_finished_spans()
     request = next(
@@ -322,7 +266,7 @@ async def test_published_comments_are_listed_newest_first_across_pages(
             for n, comment_id in enumerate(ids)
         )
     )
-    await _eventually(
+    await eventually(
         lambda: intake.get(f"/v1/campaigns/{campaign_id}/comments"),
         until=lambda r: len(r.json()["items"]) == 5,
     )
