@@ -107,6 +107,20 @@ class PriorityIn(_Body):
 _KEYWORD = r"^[\w\-]{2,32}$"
 
 
+_NOT_NULL = (
+    "title",
+    "description",
+    "purpose",
+    "use_of_input",
+    "discourse_rules",
+    "moderation_mode",
+    "circles",
+    "questions",
+    "flag_threshold",
+    "default_language",
+)
+
+
 class CampaignFields(_Body):
     """What an admin may set on a consultation (every field optional, for updates)."""
 
@@ -132,6 +146,10 @@ class CampaignFields(_Body):
 
     @model_validator(mode="after")
     def _consistent(self) -> CampaignFields:
+        # null clears an optional setting (organiser, dates, keyword...), never a required part
+        required = [n for n in _NOT_NULL if n in self.model_fields_set and getattr(self, n) is None]
+        if required:
+            raise ValueError(f"{', '.join(required)} cannot be null: leave it out to keep it")
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValueError("closes_at must be after opens_at")
         for when in (self.opens_at, self.closes_at):
