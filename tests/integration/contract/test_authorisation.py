@@ -61,6 +61,11 @@ RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
         ("POST", "/v1/comments/{comment_id}/appeals"): PARTICIPANT,
         ("GET", "/v1/comments/{comment_id}"): PARTICIPANT,
         ("POST", "/v1/receipts/verify"): ANYONE,
+        ("POST", "/v1/campaigns/{campaign_id}/uploads"): ADMIN,
+        ("GET", "/v1/uploads/{upload_id}"): ADMIN,
+        # no token: the provider's HMAC signature authenticates it (refusals proven in
+        # tests/integration/intake/test_channels_integration.py)
+        ("POST", "/v1/channels/{channel}/inbound"): ANYONE,
     },
     "moderation": {
         ("GET", "/v1/queue"): frozenset({Role.MODERATOR}),
