@@ -22,7 +22,7 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.intake.app import create_app
-from kolot.intake.contacts import ContactSealer
+from kolot.common.contacts import ContactSealer
 from kolot.intake.settings import IntakeSettings
 from tests.conftest import running_app
 from tests.integration.intake.flows import (
@@ -220,6 +220,7 @@ async def test_contact_details_are_sealed_on_the_bus_and_at_rest(
         kind="ngo",
         contact={"email": "dana.levi@example.org", "phone": "+972501234567"},
         consent={"notifications": True},
+        profile={"region": "negev", "age_band": "35_44"},
     )
     raw = b"".join(await raw_stream(nats_url, namespace, f"{namespace}.events.participant.>"))
     assert registered["participant_id"].encode() in raw
@@ -235,6 +236,8 @@ async def test_contact_details_are_sealed_on_the_bus_and_at_rest(
     assert mine.data.kind == "ngo"
     assert mine.data.consent_notifications is True
     assert mine.data.has_contact is True
+    assert mine.data.profile is not None
+    assert mine.data.profile.region == "negev"
     sealer: ContactSealer = app.state.intake.sealer
     assert sealer.open(mine.data.contact_sealed or "")["email"] == "dana.levi@example.org"
     repository = app.state.intake.repository

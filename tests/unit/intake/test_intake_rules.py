@@ -180,3 +180,27 @@ def test_contact_details_need_a_consented_use() -> None:
         {"contact": {"phone": "+972 50-123-4567"}, "consent": {"notifications": True}}
     )
     assert ok.contact is not None
+
+
+def test_target_shares_are_checked_per_dimension() -> None:
+    ok = CampaignCreate.model_validate(
+        _campaign(targets={"region": {"north": 0.16, "south": 0.14}, "age_band": {"65_plus": 0.2}})
+    )
+    assert ok.targets == {"region": {"north": 0.16, "south": 0.14}, "age_band": {"65_plus": 0.2}}
+    for bad in (
+        {"region": {"north": 0.7, "south": 0.6}},
+        {"region": {"north": -0.1}},
+        {"religion": {"x": 0.1}},
+        {"region": {"North!": 0.1}},
+    ):
+        with pytest.raises(ValidationError):
+            CampaignCreate.model_validate(_campaign(targets=bad))
+
+
+def test_a_declared_profile_uses_coarse_groups() -> None:
+    ok = ParticipantCreate.model_validate(
+        {"profile": {"region": "negev", "age_band": "25_34", "sector": "arab"}}
+    )
+    assert ok.profile is not None
+    with pytest.raises(ValidationError):
+        ParticipantCreate.model_validate({"profile": {"age_band": "33"}})

@@ -8,7 +8,7 @@ import jwt
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
-from kolot.intake.contacts import ContactSealer
+from kolot.common.contacts import ContactSealer
 from kolot.intake.invitations import Invitation, sign_invitation, verify_invitation
 from kolot.intake.ratelimit import Rate, RateLimiter
 

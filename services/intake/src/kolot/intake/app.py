@@ -10,6 +10,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from kolot.common.bus import ConsumerSpec, jetstream
+from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
     AppealFiled,
     CampaignArchived,
@@ -35,7 +36,6 @@ from kolot.intake.api import router
 from kolot.intake.api.deps import Limits
 from kolot.intake.campaigns import CampaignDirectory
 from kolot.intake.channels import ChannelGateway
-from kolot.intake.contacts import ContactSealer
 from kolot.intake.handlers import (
     CAMPAIGN_TYPES,
     CATALOGUE_TYPES,

@@ -203,6 +203,7 @@ def participant_changes(
                                 "contact_sealed": data.contact_sealed,
                                 "consent_notifications": data.consent_notifications,
                                 "consent_research": data.consent_research,
+                                "profile": data.profile.model_dump() if data.profile else None,
                                 "registered_at": stamp(event.time),
                             }
                         },

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kolot.common.events import (
+    AgeBand,
     CampaignSnapshot,
     CircleAccess,
     FlagReason,
@@ -107,7 +108,10 @@ class PriorityIn(_Body):
 _KEYWORD = r"^[\w\-]{2,32}$"
 
 
+ProfileDimension = Literal["region", "age_band", "sector"]
+
 _NOT_NULL = (
+    "targets",
     "title",
     "description",
     "purpose",
@@ -141,6 +145,9 @@ class CampaignFields(_Body):
     keyword: str | None = Field(default=None, pattern=_KEYWORD)
     short_code: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,15}$")
     default_language: Literal["he", "ar", "en"] | None = None
+    targets: dict[ProfileDimension, dict[Annotated[str, Field(pattern=_ID)], float]] | None = Field(
+        default=None, description="target shares per profile dimension and group (0-1 each)"
+    )
     opens_at: datetime | None = None
     closes_at: datetime | None = None
 
@@ -166,6 +173,11 @@ class CampaignFields(_Body):
                         f"circle {circle.id} forwards to unknown or itself: "
                         f"{', '.join(sorted(unknown | ({circle.id} & set(circle.forwards_to))))}"
                     )
+        for dimension, shares in (self.targets or {}).items():
+            if len(shares) > 100 or any(not 0 <= v <= 1 for v in shares.values()):
+                raise ValueError(f"targets.{dimension}: at most 100 groups, shares from 0 to 1")
+            if sum(shares.values()) > 1.0001:
+                raise ValueError(f"targets.{dimension}: the shares add up to more than 1")
         if self.questions is not None:
             ids = [q.id for q in self.questions]
             if len(set(ids)) != len(ids):
@@ -219,6 +231,14 @@ class ConsentIn(_Body):
     """My contributions may be quoted, without my details, in the consultation's report."""
 
 
+class ProfileIn(_Body):
+    """Optional, coarse, and only for representativeness figures."""
+
+    region: str | None = Field(default=None, pattern=_ID)
+    age_band: AgeBand | None = None
+    sector: str | None = Field(default=None, pattern=_ID)
+
+
 class ParticipantCreate(_Body):
     source: str | None = Field(default=None, max_length=64, pattern=_SOURCE)
     medium: str | None = Field(default=None, max_length=64, pattern=_SOURCE)
@@ -228,6 +248,7 @@ class ParticipantCreate(_Body):
     invitation: str | None = Field(default=None, max_length=2048)
     contact: ContactIn | None = None
     consent: ConsentIn = ConsentIn()
+    profile: ProfileIn | None = None
 
     @model_validator(mode="after")
     def _contact_needs_a_reason(self) -> ParticipantCreate:

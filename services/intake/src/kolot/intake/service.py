@@ -18,6 +18,7 @@ import jwt
 
 from kolot.common.auth import Participant, issue_participant_token
 from kolot.common.bus import EventPublisher
+from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
     AppealFiled,
     AppealFiledData,
@@ -41,6 +42,7 @@ from kolot.common.events import (
     ParticipantRegisteredData,
     ParticipantVerified,
     ParticipantVerifiedData,
+    Profile,
     Provenance,
     ResponseSubmitted,
     ResponseSubmittedData,
@@ -54,7 +56,6 @@ from kolot.common.events import (
 )
 from kolot.common.events.visit import Attribution
 from kolot.intake.campaigns import CampaignDirectory
-from kolot.intake.contacts import ContactSealer
 from kolot.intake.invitations import Invitation, sign_invitation, verify_invitation
 from kolot.intake.receipts import Receipt, sign_receipt
 from kolot.intake.repository import IntakeRepository
@@ -488,6 +489,7 @@ class IntakeService:
                 consent_notifications=body.consent.notifications,
                 consent_research=body.consent.research,
                 circles=sorted(circles),
+                profile=Profile(**body.profile.model_dump()) if body.profile else None,
             ),
         )
         await self.publisher.publish(event, *([verified] if verified else []))

@@ -78,6 +78,7 @@ from kolot.common.events.dissemination import (
 )
 from kolot.common.events.outcome import OutcomePublished, OutcomePublishedData
 from kolot.common.events.participant import (
+    AgeBand,
     ParticipantErased,
     ParticipantErasedData,
     ParticipantKind,
@@ -85,6 +86,7 @@ from kolot.common.events.participant import (
     ParticipantRegisteredData,
     ParticipantVerified,
     ParticipantVerifiedData,
+    Profile,
 )
 from kolot.common.events.visit import Attribution, VisitRecorded, VisitRecordedData
 
@@ -92,6 +94,7 @@ __all__ = [
     "EVENT_CLASSES",
     "NO_CAMPAIGN",
     "UPCASTERS",
+    "AgeBand",
     "AnyEvent",
     "AppealDecided",
     "AppealDecidedData",
@@ -105,9 +108,9 @@ __all__ = [
     "CampaignSnapshot",
     "CampaignStatus",
     "CampaignUpdated",
+    "Channel",
     "Circle",
     "CircleAccess",
-    "Channel",
     "CommentFlagged",
     "CommentFlaggedData",
     "CommentHidden",
@@ -129,10 +132,6 @@ __all__ = [
     "ModerationAlert",
     "ModerationAlertData",
     "ModerationMode",
-    "Priority",
-    "Question",
-    "QuestionKind",
-    "QuestionOption",
     "NotificationData",
     "NotificationFailed",
     "NotificationSent",
@@ -146,7 +145,12 @@ __all__ = [
     "ParticipantVerified",
     "ParticipantVerifiedData",
     "Payload",
+    "Priority",
+    "Profile",
     "Provenance",
+    "Question",
+    "QuestionKind",
+    "QuestionOption",
     "ResponseSubmitted",
     "ResponseSubmittedData",
     "UndecodableEvent",

@@ -106,6 +106,10 @@ class CampaignSnapshot(Payload):
     short_code: str | None = None
     """The SMS short code (or WhatsApp number) reserved for this consultation."""
     default_language: Literal["he", "ar", "en"] = "he"
+    targets: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Target shares of the people affected, per profile dimension (``region``, ``age_band``,
+    ``sector``) and group, e.g. ``{"region": {"north": 0.16, "south": 0.14}}``, against which
+    metrics measures how representative the participants are."""
 
     def circle(self, circle_id: str) -> Circle | None:
         for item in self.circles:

@@ -10,6 +10,18 @@ from pydantic import Field
 from kolot.common.events._base import Event, Payload
 
 ParticipantKind = Literal["person", "ngo", "ministry", "expert_body", "business", "other"]
+AgeBand = Literal["under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus"]
+
+
+class Profile(Payload):
+    """What a participant chose to declare about themselves, for representativeness only.
+
+    Coarse groups, all optional; never combined with contact details on the bus.
+    """
+
+    region: str | None = None
+    age_band: AgeBand | None = None
+    sector: str | None = None
 
 
 class ParticipantRegisteredData(Payload):
@@ -30,6 +42,7 @@ class ParticipantRegisteredData(Payload):
     consent_research: bool = False
     circles: list[str] = Field(default_factory=list)
     """Circles joined at registration (by redeeming an invitation)."""
+    profile: Profile | None = None
 
 
 class ParticipantRegistered(Event):

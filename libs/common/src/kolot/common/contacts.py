@@ -3,7 +3,8 @@ the request, so they are never in clear on the bus or at rest.
 
 ``KOLOT_CONTACT_KEYS`` is a comma-separated list of Fernet keys, newest first: new contacts are
 sealed with the first, and every key still opens what it sealed, so keys rotate without a
-migration (``MultiFernet``). notify holds the same keys to reach participants who consented.
+migration (``MultiFernet``). intake seals (a participant's own details, an invitation list's);
+notify opens, to reach only the people who consented.
 """
 
 from __future__ import annotations
