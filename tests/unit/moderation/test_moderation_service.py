@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,14 @@ from kolot.common.events import (
     ModerationMode,
     derived_id,
 )
-from kolot.moderation.models import CampaignPolicy, CommentRecord, CommentStatus
+from kolot.moderation.models import (
+    AppealRecord,
+    AuditEntry,
+    CampaignPolicy,
+    CommentRecord,
+    CommentStatus,
+)
+from kolot.moderation.repository import QueueFilter
 from kolot.moderation.service import (
     CommentNotFound,
     DecisionConflict,
@@ -37,6 +45,10 @@ class MemoryStore:
     def __init__(self) -> None:
         self.comments: dict[str, CommentRecord] = {}
         self.campaigns: dict[str, CampaignPolicy] = {}
+        self.flags: dict[str, dict[str, Any]] = {}
+        self.appeal_records: dict[str, AppealRecord] = {}
+        self.audit_log: dict[str, AuditEntry] = {}
+        self.cluster_docs: dict[str, dict[str, Any]] = {}
 
     async def policies(self, campaign_ids: Collection[str]) -> dict[str, CampaignPolicy]:
         return {c: self.campaigns[c] for c in campaign_ids if c in self.campaigns}
@@ -65,13 +77,140 @@ class MemoryStore:
         for c in comment_ids:
             self.comments[c] = self.comments[c].model_copy(update={"emitted": True})
 
-    async def pending(self, *, campaign_id: str | None, limit: int) -> list[CommentRecord]:
+    async def pending(self, queue: QueueFilter, *, limit: int) -> list[CommentRecord]:
         items = [
             r
             for r in self.comments.values()
-            if r.status == "pending" and campaign_id in (None, r.campaign_id)
+            if r.status == "pending"
+            and queue.campaign_id in (None, r.campaign_id)
+            and queue.language in (None, r.language)
+            and (queue.reason is None or queue.reason in r.reasons)
+            and queue.cluster_id in (None, r.cluster_id)
+            and queue.flagged in (None, r.hidden_by_flags)
+            and (queue.min_risk is None or r.risk >= queue.min_risk)
         ]
-        return sorted(items, key=lambda r: r.submitted_at)[:limit]
+        return sorted(items, key=lambda r: (-r.risk, r.submitted_at, r.comment_id))[:limit]
+
+    async def overturn(self, current: CommentRecord, **changes: Any) -> CommentRecord | None:
+        stored = self.comments[current.comment_id]
+        if (stored.status, stored.decided_at) != (current.status, current.decided_at):
+            return None
+        self.comments[current.comment_id] = updated = stored.model_copy(
+            update={
+                **changes,
+                "decided_by": "human",
+                "decided_at": changes["at"],
+                "previous_status": current.status,
+                "hidden_by_flags": False,
+            }
+        )
+        return updated
+
+    async def add_flags(self, flags: Sequence[dict[str, Any]]) -> None:
+        for flag in flags:
+            self.flags.setdefault(flag["_id"], flag)
+
+    async def flag_tallies(self, comment_ids: Collection[str]) -> dict[str, tuple[int, list[str]]]:
+        tallies: dict[str, tuple[int, list[str]]] = {}
+        for comment_id in comment_ids:
+            mine = [f for f in self.flags.values() if f["comment_id"] == comment_id]
+            if mine:
+                reasons = list(dict.fromkeys(f["reason"] for f in mine))
+                tallies[comment_id] = (len({f["participant_id"] for f in mine}), reasons)
+        return tallies
+
+    async def set_flags(self, tallies: dict[str, tuple[int, list[str]]]) -> None:
+        for comment_id, (count, reasons) in tallies.items():
+            if comment_id in self.comments:
+                self.comments[comment_id] = self.comments[comment_id].model_copy(
+                    update={"flags": count, "flag_reasons": reasons}
+                )
+
+    async def hide_by_flags(self, comment_id: str, *, risk: float) -> CommentRecord | None:
+        stored = self.comments[comment_id]
+        if (stored.status, stored.decided_by) != ("approved", "auto"):
+            return None
+        self.comments[comment_id] = updated = stored.model_copy(
+            update={
+                "status": "pending",
+                "hidden_by_flags": True,
+                "previous_status": "approved",
+                "risk": risk,
+            }
+        )
+        return updated
+
+    async def add_appeals(self, appeals: Sequence[AppealRecord]) -> set[str]:
+        new = {a.appeal_id for a in appeals if a.appeal_id not in self.appeal_records}
+        for appeal in appeals:
+            self.appeal_records.setdefault(appeal.appeal_id, appeal)
+        return new
+
+    async def get_appeal(self, appeal_id: str) -> AppealRecord | None:
+        return self.appeal_records.get(appeal_id)
+
+    async def appeals(
+        self, *, status: str | None, campaign_id: str | None, not_for: str | None, limit: int
+    ) -> list[AppealRecord]:
+        return [
+            a
+            for a in self.appeal_records.values()
+            if status in (None, a.status)
+            and campaign_id in (None, a.campaign_id)
+            and (not_for is None or a.excluded_moderator != not_for)
+        ][:limit]
+
+    async def decide_appeal(self, appeal: AppealRecord, **changes: Any) -> AppealRecord | None:
+        stored = self.appeal_records[appeal.appeal_id]
+        if stored.status != "open":
+            return None
+        self.appeal_records[appeal.appeal_id] = updated = stored.model_copy(
+            update={**changes, "status": "decided", "decided_at": changes["at"]}
+        )
+        return updated
+
+    async def add_audit(self, entries: Sequence[AuditEntry]) -> None:
+        for entry in entries:
+            self.audit_log.setdefault(entry.entry_id, entry)
+
+    async def audit(
+        self, *, campaign_id: str | None, comment_id: str | None, actor: str | None, limit: int
+    ) -> list[AuditEntry]:
+        return [
+            e
+            for e in self.audit_log.values()
+            if campaign_id in (None, e.campaign_id)
+            and comment_id in (None, e.comment_id)
+            and actor in (None, e.actor)
+        ][:limit]
+
+    async def clusters(self, campaign_id: str, *, after: int) -> list[dict[str, Any]]:
+        return sorted(
+            (
+                c
+                for c in self.cluster_docs.values()
+                if c["campaign_id"] == campaign_id and c["seq"] > after
+            ),
+            key=lambda c: c["seq"],
+        )
+
+    async def add_clusters(self, clusters: Sequence[dict[str, Any]]) -> None:
+        for cluster in clusters:
+            self.cluster_docs.setdefault(cluster["_id"], cluster)
+
+    async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]:
+        return {
+            c: sum(
+                1 for r in self.comments.values() if r.cluster_id == c and r.status == "approved"
+            )
+            for c in cluster_ids
+        }
+
+    async def campaign_comments(self, campaign_id: str) -> list[dict[str, Any]]:
+        return [r.to_document() for r in self.comments.values() if r.campaign_id == campaign_id]
+
+    async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]:
+        return [a for a in self.appeal_records.values() if a.campaign_id == campaign_id]
 
     async def record_human(
         self,
@@ -243,8 +382,10 @@ async def test_pre_moderated_campaign_queues_civil_comments(
     assert isinstance(moderated, CommentModerated)
     assert moderated.data.decision == "review"
     assert bus.public == {}
-    assert [r.comment_id for r in await service.queue(campaign_id="c1", limit=10)] == ["k1"]
-    assert await service.queue(campaign_id="other", limit=10) == []
+    assert [r.comment_id for r in await service.queue(QueueFilter(campaign_id="c1"), limit=10)] == [
+        "k1"
+    ]
+    assert await service.queue(QueueFilter(campaign_id="other"), limit=10) == []
 
 
 async def test_a_campaign_not_yet_in_the_store_is_read_from_the_bus(
@@ -302,7 +443,7 @@ async def test_a_moderator_approves_a_queued_comment(
     assert [e.id for e in human] == [derived_id("k1", "moderated", "human", "approve")]
     (published,) = bus.of_type(CommentPublished, public=True)
     assert published.id == derived_id("k1", "published", "human")
-    assert await service.queue(campaign_id=None, limit=10) == []
+    assert await service.queue(QueueFilter(), limit=10) == []
 
     # the same decision again is answered with the same record and the same event ids
     sent = len(bus.events)

@@ -1,4 +1,5 @@
-"""HTTP routes for moderators: the review queue and decisions."""
+"""HTTP routes for moderators: the review queue, decisions (one or many), appeals, the audit log,
+and the campaign's transparency report."""
 
 from __future__ import annotations
 
@@ -9,8 +10,31 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from kolot.common.auth import Role, Staff
 from kolot.common.problems import Problem
 from kolot.common.web import require_staff
-from kolot.moderation.schemas import CommentReviewPublic, DecisionCreate, QueuePublic
-from kolot.moderation.service import CommentNotFound, DecisionConflict, ModerationService
+from kolot.moderation.models import AppealStatus
+from kolot.moderation.repository import QueueFilter
+from kolot.moderation.schemas import (
+    AppealDecidedPublic,
+    AppealDecisionCreate,
+    AppealPublic,
+    AppealsPublic,
+    AuditEntryPublic,
+    AuditPublic,
+    BulkDecisionCreate,
+    BulkPublic,
+    BulkResult,
+    CommentReviewPublic,
+    DecisionCreate,
+    QueuePublic,
+)
+from kolot.moderation.service import (
+    AppealConflict,
+    AppealNotFound,
+    CommentNotFound,
+    DecisionConflict,
+    ModerationService,
+    SameModerator,
+)
+from kolot.moderation.transparency import TransparencyReport
 
 
 def get_service(request: Request) -> ModerationService:
@@ -20,19 +44,38 @@ def get_service(request: Request) -> ModerationService:
 
 ServiceDep = Annotated[ModerationService, Depends(get_service)]
 ModeratorDep = Annotated[Staff, Depends(require_staff(Role.MODERATOR))]
+ReaderDep = Annotated[Staff, Depends(require_staff(Role.MODERATOR, Role.ANALYST))]
 CommentId = Annotated[str, Path(min_length=1, max_length=64)]
+AppealId = Annotated[str, Path(min_length=1, max_length=64)]
+CampaignId = Annotated[str, Path(min_length=1, max_length=64)]
+OptionalId = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
 
 
-@router.get("/queue", summary="Comments waiting for a moderator, oldest first")
+@router.get("/queue", summary="Comments waiting for a moderator, riskiest then oldest first")
 async def queue(
     staff: ModeratorDep,
     service: ServiceDep,
-    campaign_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    campaign_id: OptionalId = None,
+    language: Annotated[str | None, Query(pattern="^(he|ar|en|und)$")] = None,
+    reason: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    cluster_id: OptionalId = None,
+    flagged: bool | None = None,
+    min_risk: Annotated[float | None, Query(ge=0, le=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> QueuePublic:
-    records = await service.queue(campaign_id=campaign_id, limit=limit)
+    records = await service.queue(
+        QueueFilter(
+            campaign_id=campaign_id,
+            language=language,
+            reason=reason,
+            cluster_id=cluster_id,
+            flagged=flagged,
+            min_risk=min_risk,
+        ),
+        limit=limit,
+    )
     return QueuePublic(items=[CommentReviewPublic.of(record) for record in records])
 
 
@@ -62,3 +105,110 @@ async def decision(
             moderator=conflict.record.moderator,
         ) from None
     return CommentReviewPublic.of(record)
+
+
+@router.post(
+    "/decisions",
+    summary="One decision on many comments; each is reported as decided, conflict or not found",
+)
+async def bulk_decision(
+    body: BulkDecisionCreate, staff: ModeratorDep, service: ServiceDep
+) -> BulkPublic:
+    results = await service.decide_many(
+        body.comment_ids, decision=body.decision, reason=body.reason, moderator=staff.subject
+    )
+    items: list[BulkResult] = []
+    for comment_id, result in results.items():
+        if isinstance(result, CommentNotFound):
+            items.append(BulkResult(comment_id=comment_id, outcome="not_found"))
+        elif isinstance(result, DecisionConflict):
+            items.append(
+                BulkResult(comment_id=comment_id, outcome="conflict", status=result.record.status)
+            )
+        elif not isinstance(result, Exception):
+            items.append(BulkResult(comment_id=comment_id, outcome="decided", status=result.status))
+    return BulkPublic(results=items)
+
+
+@router.get("/appeals", summary="Appeals, oldest first (never those against your own decisions)")
+async def appeals(
+    staff: ModeratorDep,
+    service: ServiceDep,
+    status: AppealStatus | None = "open",
+    campaign_id: OptionalId = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AppealsPublic:
+    found = await service.appeals(
+        status=status, campaign_id=campaign_id, moderator=staff.subject, limit=limit
+    )
+    return AppealsPublic(items=[AppealPublic.of(appeal) for appeal in found])
+
+
+@router.post(
+    "/appeals/{appeal_id}/decision",
+    summary="Decide an appeal (by a moderator other than the one who decided the comment)",
+    responses={
+        403: {"description": "You decided the comment appealed against"},
+        404: {"description": "Unknown appeal"},
+        409: {"description": "Decided otherwise"},
+    },
+)
+async def appeal_decision(
+    appeal_id: AppealId, body: AppealDecisionCreate, staff: ModeratorDep, service: ServiceDep
+) -> AppealDecidedPublic:
+    try:
+        appeal, record = await service.decide_appeal(
+            appeal_id, outcome=body.outcome, statement=body.statement, moderator=staff.subject
+        )
+    except AppealNotFound:
+        raise Problem(
+            404, "appeal-not-found", "Unknown appeal", f"No appeal {appeal_id}."
+        ) from None
+    except SameModerator:
+        raise Problem(
+            403,
+            "appeal-same-moderator",
+            "Another moderator must decide",
+            "You took the decision this appeal contests; another moderator decides it.",
+        ) from None
+    except AppealConflict as conflict:
+        raise Problem(
+            409,
+            "appeal-conflict",
+            "Already decided",
+            f"The appeal was already {conflict.appeal.outcome}.",
+            outcome=conflict.appeal.outcome,
+        ) from None
+    except DecisionConflict:
+        raise Problem(
+            409, "decision-conflict", "Comment changed", "The comment changed; try again."
+        ) from None
+    return AppealDecidedPublic(
+        appeal=AppealPublic.of(appeal), comment=CommentReviewPublic.of(record)
+    )
+
+
+@router.get("/audit", summary="Every decision: who, when and why, newest first")
+async def audit(
+    staff: ModeratorDep,
+    service: ServiceDep,
+    campaign_id: OptionalId = None,
+    comment_id: OptionalId = None,
+    actor: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPublic:
+    entries = await service.audit(
+        campaign_id=campaign_id, comment_id=comment_id, actor=actor, limit=limit
+    )
+    return AuditPublic(items=[AuditEntryPublic.of(entry) for entry in entries])
+
+
+@router.get(
+    "/campaigns/{campaign_id}/transparency",
+    summary="The campaign's transparency report: decisions by reason, automatic vs human, "
+    "appeal outcomes, median time to decision",
+)
+async def transparency(
+    campaign_id: CampaignId, staff: ReaderDep, service: ServiceDep
+) -> TransparencyReport:
+    return await service.transparency(campaign_id)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kolot.common import web
-from kolot.common.events import CommentHidden, CommentModerated, CommentPublished
+from kolot.common.events import (
+    AppealDecided,
+    CommentHidden,
+    CommentModerated,
+    CommentPublished,
+    ModerationAlert,
+)
 from kolot.common.runtime import Runtime
 from kolot.moderation import api
 from kolot.moderation.campaign_log import StreamCampaignLog
@@ -25,7 +31,14 @@ def create_app(settings: ModerationSettings) -> FastAPI:
     )
     for spec in consumer_specs(service, runtime.streams):
         runtime.consumer(spec)
-    runtime.publishes("events", CommentModerated, CommentPublished, CommentHidden)
+    runtime.publishes(
+        "events",
+        CommentModerated,
+        CommentPublished,
+        CommentHidden,
+        AppealDecided,
+        ModerationAlert,
+    )
     runtime.publishes("public", CommentPublished, CommentHidden)
     app = web.create_app(
         runtime,

@@ -3,6 +3,10 @@
 ``comments``: one document per comment (``_id`` = comment id) with the current decision, the
 automatic decision it started with, the redacted text and its language. The raw text is never
 stored here. ``campaigns``: each campaign's moderation policy, from the campaign events.
+``flags``: one document per (comment, participant) pair, so a participant's repeated flags and
+redelivered events count once. ``appeals``: one per appeal. ``audit``: one entry per decision,
+automatic or human (who, when, why), never rewritten. ``clusters``: per campaign, one
+document per distinct long comment text: its exact hash, its MinHash signature and its size.
 
 Times written once (``submitted_at``, ``created_at``) are BSON dates; times an update may rewrite
 (``decided_at``, ``as_of``) are stored as fixed-width UTC text (``kolot.common.store.stamp``),
@@ -21,9 +25,16 @@ from kolot.common.store import stamp
 
 CommentStatus = Literal["pending", "approved", "rejected"]
 DecidedBy = Literal["auto", "human"]
+AppealStatus = Literal["open", "decided"]
+AppealOutcome = Literal["upheld", "overturned"]
+AuditAction = Literal["auto", "human", "flags", "appeal"]
 
 COMMENTS = "comments"
 CAMPAIGNS = "campaigns"
+FLAGS = "flags"
+APPEALS = "appeals"
+AUDIT = "audit"
+CLUSTERS = "clusters"
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -82,6 +93,17 @@ class CommentRecord(_Stored):
     """The status a person's decision replaced (tells whether it published or hid the comment)."""
     emitted: bool = False
     """The automatic decision's events were acknowledged by the bus."""
+    risk: float = 0.0
+    """0-1: how likely a person would reject it (the queue shows the riskiest first)."""
+    cluster_id: str | None = None
+    """The cluster of copies it belongs to (a form letter), if its text is long enough."""
+    absorbed: bool = False
+    """A copy published through its cluster's representative rather than on its own."""
+    flags: int = 0
+    """Distinct participants who flagged it."""
+    flag_reasons: list[str] = Field(default_factory=list)
+    hidden_by_flags: bool = False
+    """Flags reached the campaign's threshold: hidden and waiting for a person."""
 
     def to_document(self) -> dict[str, Any]:
         document = self.model_dump()
@@ -108,3 +130,54 @@ class CampaignPolicy(_Stored):
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Self:
         return cls.model_validate({**document, "campaign_id": document["_id"]})
+
+
+class AppealRecord(_Stored):
+    appeal_id: str
+    comment_id: str
+    campaign_id: str
+    participant_id: str
+    text: str
+    status: AppealStatus = "open"
+    excluded_moderator: str | None = None
+    """Who took the decision appealed against: another moderator must decide the appeal."""
+    filed_at: UtcTime
+    outcome: AppealOutcome | None = None
+    statement: str | None = None
+    moderator: str | None = None
+    decided_at: StampedTime | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        document = self.model_dump()
+        document["_id"] = document.pop("appeal_id")
+        return document
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Self:
+        return cls.model_validate({**document, "appeal_id": document["_id"]})
+
+
+class AuditEntry(_Stored):
+    """One decision: never updated, so a replayed event writes the same entry (same id)."""
+
+    entry_id: str
+    comment_id: str
+    campaign_id: str
+    action: AuditAction
+    decision: str
+    """approve, reject, review, hide, upheld, overturned."""
+    reasons: list[str] = Field(default_factory=list)
+    statement: str | None = None
+    actor: str
+    """``auto``, ``flags`` or the moderator's subject."""
+    at: UtcTime
+    appeal_id: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        document = self.model_dump()
+        document["_id"] = document.pop("entry_id")
+        return document
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Self:
+        return cls.model_validate({**document, "entry_id": document["_id"]})

@@ -1,4 +1,4 @@
-"""MongoDB access for moderation's own collections (``comments``, ``campaigns``).
+"""MongoDB access for moderation's own collections (see ``models``).
 
 Every write that a consumer makes for a batch is one ``bulk_write`` or ``update_many``; each is
 idempotent, so a redelivered batch changes nothing it already changed.
@@ -9,15 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
+from pydantic import BaseModel, ConfigDict
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kolot.common.events import Decision
 from kolot.common.store import Document, stamp
 from kolot.moderation.models import (
+    APPEALS,
+    AUDIT,
     CAMPAIGNS,
+    CLUSTERS,
     COMMENTS,
+    FLAGS,
+    AppealOutcome,
+    AppealRecord,
+    AppealStatus,
+    AuditEntry,
     CampaignPolicy,
     CommentRecord,
     CommentStatus,
@@ -25,13 +34,40 @@ from kolot.moderation.models import (
 
 INDEXES: dict[str, list[IndexModel]] = {
     COMMENTS: [
-        # the queue: pending items, oldest first, over all campaigns or one
-        IndexModel([("status", ASCENDING), ("submitted_at", ASCENDING)]),
+        # the queue: pending items, riskiest then oldest first, over all campaigns or one
+        IndexModel([("status", ASCENDING), ("risk", DESCENDING), ("submitted_at", ASCENDING)]),
         IndexModel(
-            [("campaign_id", ASCENDING), ("status", ASCENDING), ("submitted_at", ASCENDING)]
+            [
+                ("campaign_id", ASCENDING),
+                ("status", ASCENDING),
+                ("risk", DESCENDING),
+                ("submitted_at", ASCENDING),
+            ]
         ),
+        IndexModel([("cluster_id", ASCENDING)]),
     ],
+    CAMPAIGNS: [],
+    FLAGS: [IndexModel([("comment_id", ASCENDING)])],
+    APPEALS: [IndexModel([("status", ASCENDING), ("filed_at", ASCENDING)])],
+    AUDIT: [
+        IndexModel([("comment_id", ASCENDING), ("at", ASCENDING)]),
+        IndexModel([("campaign_id", ASCENDING), ("at", DESCENDING)]),
+    ],
+    CLUSTERS: [IndexModel([("campaign_id", ASCENDING), ("seq", ASCENDING)])],
 }
+
+
+class QueueFilter(BaseModel):
+    """What a moderator narrows the queue to (all optional)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str | None = None
+    language: str | None = None
+    reason: str | None = None
+    cluster_id: str | None = None
+    flagged: bool | None = None
+    min_risk: float | None = None
 
 
 class MongoModerationRepository:
@@ -103,13 +139,23 @@ class MongoModerationRepository:
                 {"_id": {"$in": list(comment_ids)}}, {"$set": {"emitted": True}}
             )
 
-    async def pending(self, *, campaign_id: str | None, limit: int) -> list[CommentRecord]:
+    async def pending(self, queue: QueueFilter, *, limit: int) -> list[CommentRecord]:
         query: Document = {"status": "pending"}
-        if campaign_id is not None:
-            query["campaign_id"] = campaign_id
+        if queue.campaign_id is not None:
+            query["campaign_id"] = queue.campaign_id
+        if queue.language is not None:
+            query["language"] = queue.language
+        if queue.reason is not None:
+            query["reasons"] = queue.reason
+        if queue.cluster_id is not None:
+            query["cluster_id"] = queue.cluster_id
+        if queue.flagged is not None:
+            query["hidden_by_flags"] = queue.flagged
+        if queue.min_risk is not None:
+            query["risk"] = {"$gte": queue.min_risk}
         cursor = (
             self._comments.find(query)
-            .sort([("submitted_at", ASCENDING), ("_id", ASCENDING)])
+            .sort([("risk", DESCENDING), ("submitted_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
         return [CommentRecord.from_document(doc) async for doc in cursor]
@@ -148,3 +194,239 @@ class MongoModerationRepository:
             return_document=ReturnDocument.AFTER,
         )
         return None if document is None else CommentRecord.from_document(document)
+
+    async def overturn(
+        self,
+        current: CommentRecord,
+        *,
+        decision: Decision,
+        status: CommentStatus,
+        statement: str,
+        reasons: list[str],
+        moderator: str,
+        at: datetime,
+    ) -> CommentRecord | None:
+        """An appeal's decision, applied only if the comment is still as ``current`` (else None)."""
+        document = await self._comments.find_one_and_update(
+            {
+                "_id": current.comment_id,
+                "status": current.status,
+                "decided_at": stamp(current.decided_at),
+            },
+            {
+                "$set": {
+                    "decision": decision,
+                    "status": status,
+                    "decided_by": "human",
+                    "statement": statement,
+                    "reasons": reasons,
+                    "moderator": moderator,
+                    "decided_at": stamp(at),
+                    "previous_status": current.status,
+                    "hidden_by_flags": False,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if document is None else CommentRecord.from_document(document)
+
+    # flags
+
+    async def add_flags(self, flags: Sequence[Document]) -> None:
+        """One document per (comment, participant): a participant's second flag changes nothing."""
+        if flags:
+            await self._flags().bulk_write(
+                [UpdateOne({"_id": f["_id"]}, {"$setOnInsert": f}, upsert=True) for f in flags],
+                ordered=False,
+            )
+
+    async def flag_tallies(self, comment_ids: Collection[str]) -> dict[str, tuple[int, list[str]]]:
+        """Per comment: how many distinct participants flagged it, and their reasons."""
+        tallies: dict[str, tuple[set[str], dict[str, None]]] = {}
+        cursor = self._flags().find(
+            {"comment_id": {"$in": list(comment_ids)}},
+            {"comment_id": 1, "participant_id": 1, "reason": 1},
+        )
+        async for doc in cursor:
+            who, reasons = tallies.setdefault(doc["comment_id"], (set(), {}))
+            who.add(doc["participant_id"])
+            reasons[doc["reason"]] = None
+        return {c: (len(who), list(reasons)) for c, (who, reasons) in tallies.items()}
+
+    async def set_flags(self, tallies: dict[str, tuple[int, list[str]]]) -> None:
+        if tallies:
+            await self._comments.bulk_write(
+                [
+                    UpdateOne({"_id": c}, {"$set": {"flags": n, "flag_reasons": reasons}})
+                    for c, (n, reasons) in tallies.items()
+                ],
+                ordered=False,
+            )
+
+    async def hide_by_flags(self, comment_id: str, *, risk: float) -> CommentRecord | None:
+        """Hide a comment the machine published; None if a person decided or it is not public."""
+        document = await self._comments.find_one_and_update(
+            {"_id": comment_id, "status": "approved", "decided_by": "auto"},
+            {
+                "$set": {
+                    "status": "pending",
+                    "hidden_by_flags": True,
+                    "previous_status": "approved",
+                    "risk": risk,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if document is None else CommentRecord.from_document(document)
+
+    # appeals
+
+    async def add_appeals(self, appeals: Sequence[AppealRecord]) -> set[str]:
+        if not appeals:
+            return set()
+        result = await self._appeals().bulk_write(
+            [
+                UpdateOne({"_id": a.appeal_id}, {"$setOnInsert": a.to_document()}, upsert=True)
+                for a in appeals
+            ],
+            ordered=False,
+        )
+        return {appeals[index].appeal_id for index in result.upserted_ids or {}}
+
+    async def get_appeal(self, appeal_id: str) -> AppealRecord | None:
+        document = await self._appeals().find_one({"_id": appeal_id})
+        return None if document is None else AppealRecord.from_document(document)
+
+    async def appeals(
+        self,
+        *,
+        status: AppealStatus | None,
+        campaign_id: str | None,
+        not_for: str | None,
+        limit: int,
+    ) -> list[AppealRecord]:
+        query: Document = {}
+        if status is not None:
+            query["status"] = status
+        if campaign_id is not None:
+            query["campaign_id"] = campaign_id
+        cursor = self._appeals().find(query).sort([("filed_at", ASCENDING), ("_id", ASCENDING)])
+        found: list[AppealRecord] = []
+        async for doc in cursor:
+            appeal = AppealRecord.from_document(doc)
+            # filtered here: nx-27017 does not match $ne reliably
+            if not_for is None or appeal.excluded_moderator != not_for:
+                found.append(appeal)
+            if len(found) >= limit:
+                break
+        return found
+
+    async def decide_appeal(
+        self,
+        appeal: AppealRecord,
+        *,
+        outcome: AppealOutcome,
+        statement: str,
+        moderator: str,
+        at: datetime,
+    ) -> AppealRecord | None:
+        document = await self._appeals().find_one_and_update(
+            {"_id": appeal.appeal_id, "status": "open"},
+            {
+                "$set": {
+                    "status": "decided",
+                    "outcome": outcome,
+                    "statement": statement,
+                    "moderator": moderator,
+                    "decided_at": stamp(at),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if document is None else AppealRecord.from_document(document)
+
+    # audit
+
+    async def add_audit(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            await self._audit().bulk_write(
+                [
+                    UpdateOne({"_id": e.entry_id}, {"$setOnInsert": e.to_document()}, upsert=True)
+                    for e in entries
+                ],
+                ordered=False,
+            )
+
+    async def audit(
+        self,
+        *,
+        campaign_id: str | None,
+        comment_id: str | None,
+        actor: str | None,
+        limit: int,
+    ) -> list[AuditEntry]:
+        query: Document = {}
+        if campaign_id is not None:
+            query["campaign_id"] = campaign_id
+        if comment_id is not None:
+            query["comment_id"] = comment_id
+        if actor is not None:
+            query["actor"] = actor
+        cursor = self._audit().find(query).sort([("at", DESCENDING), ("_id", ASCENDING)])
+        return [AuditEntry.from_document(doc) async for doc in cursor.limit(limit)]
+
+    # clusters
+
+    async def clusters(self, campaign_id: str, *, after: int) -> list[Document]:
+        """The campaign's clusters created after sequence number ``after``, in creation order."""
+        cursor = self._clusters().find({"campaign_id": campaign_id, "seq": {"$gt": after}})
+        return [doc async for doc in cursor.sort([("seq", ASCENDING)])]
+
+    async def add_clusters(self, clusters: Sequence[Document]) -> None:
+        if clusters:
+            await self._clusters().bulk_write(
+                [UpdateOne({"_id": c["_id"]}, {"$setOnInsert": c}, upsert=True) for c in clusters],
+                ordered=False,
+            )
+
+    async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]:
+        sizes: dict[str, int] = dict.fromkeys(cluster_ids, 0)
+        cursor = self._comments.find(
+            {"cluster_id": {"$in": list(cluster_ids)}, "status": "approved"}, {"cluster_id": 1}
+        )
+        async for doc in cursor:
+            sizes[doc["cluster_id"]] += 1
+        return sizes
+
+    # transparency
+
+    async def campaign_comments(self, campaign_id: str) -> list[Document]:
+        projection = {
+            "status": 1,
+            "decided_by": 1,
+            "reasons": 1,
+            "automatic": 1,
+            "submitted_at": 1,
+            "decided_at": 1,
+            "hidden_by_flags": 1,
+            "language": 1,
+            "absorbed": 1,
+        }
+        cursor = self._comments.find({"campaign_id": campaign_id}, projection)
+        return [doc async for doc in cursor]
+
+    async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]:
+        cursor = self._appeals().find({"campaign_id": campaign_id})
+        return [AppealRecord.from_document(doc) async for doc in cursor]
+
+    def _flags(self) -> AsyncCollection[Document]:
+        return self._database()[FLAGS]
+
+    def _appeals(self) -> AsyncCollection[Document]:
+        return self._database()[APPEALS]
+
+    def _audit(self) -> AsyncCollection[Document]:
+        return self._database()[AUDIT]
+
+    def _clusters(self) -> AsyncCollection[Document]:
+        return self._database()[CLUSTERS]

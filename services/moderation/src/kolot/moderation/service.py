@@ -14,17 +14,22 @@ events with the same ids, which JetStream's duplicate window and every consumer 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
 from kolot.common.events import (
+    AppealDecided,
+    AppealDecidedData,
+    AppealFiled,
     CampaignArchived,
     CampaignClosed,
     CampaignCreated,
     CampaignOpened,
     CampaignUpdated,
+    CommentFlagged,
     CommentHidden,
     CommentHiddenData,
     CommentModerated,
@@ -32,19 +37,35 @@ from kolot.common.events import (
     CommentPublished,
     CommentPublishedData,
     CommentSubmitted,
+    Decision,
     Event,
     ModerationMode,
     derived_id,
     utcnow,
 )
+from kolot.common.store import Document
+from kolot.moderation.clusters import Assignment, Candidate, Clusterer, ClusterStore, eligible
 from kolot.moderation.models import (
     STATUS_OF,
+    AppealOutcome,
+    AppealRecord,
+    AppealStatus,
+    AuditEntry,
     AutomaticDecision,
     CampaignPolicy,
     CommentRecord,
     CommentStatus,
 )
-from kolot.moderation.pipeline import ModerationDecision, analyse_batch, decide_analysis
+from kolot.moderation.pipeline import (
+    DUPLICATE,
+    ModerationDecision,
+    analyse_batch,
+    decide_analysis,
+    normalise,
+    redact,
+)
+from kolot.moderation.repository import QueueFilter
+from kolot.moderation.transparency import TransparencyReport, build_report
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +81,8 @@ CAMPAIGN_EVENTS: tuple[type[CampaignEvent], ...] = (
 )
 HumanDecision = Literal["approve", "reject"]
 MODERATOR_REASON = "moderator"
+FLAGS_REASON = "flags"
+APPEAL_REASON = "appeal"
 
 
 class ModerationStore(Protocol):
@@ -69,7 +92,7 @@ class ModerationStore(Protocol):
     async def get(self, comment_id: str) -> CommentRecord | None: ...
     async def get_many(self, comment_ids: Collection[str]) -> dict[str, CommentRecord]: ...
     async def mark_emitted(self, comment_ids: Collection[str]) -> None: ...
-    async def pending(self, *, campaign_id: str | None, limit: int) -> list[CommentRecord]: ...
+    async def pending(self, queue: QueueFilter, *, limit: int) -> list[CommentRecord]: ...
     async def record_human(
         self,
         current: CommentRecord,
@@ -81,6 +104,58 @@ class ModerationStore(Protocol):
         moderator: str,
         at: datetime,
     ) -> CommentRecord | None: ...
+    async def overturn(
+        self,
+        current: CommentRecord,
+        *,
+        decision: Decision,
+        status: CommentStatus,
+        statement: str,
+        reasons: list[str],
+        moderator: str,
+        at: datetime,
+    ) -> CommentRecord | None: ...
+    async def add_flags(self, flags: Sequence[Document]) -> None: ...
+    async def flag_tallies(
+        self, comment_ids: Collection[str]
+    ) -> dict[str, tuple[int, list[str]]]: ...
+    async def set_flags(self, tallies: dict[str, tuple[int, list[str]]]) -> None: ...
+    async def hide_by_flags(self, comment_id: str, *, risk: float) -> CommentRecord | None: ...
+    async def add_appeals(self, appeals: Sequence[AppealRecord]) -> set[str]: ...
+    async def get_appeal(self, appeal_id: str) -> AppealRecord | None: ...
+    async def appeals(
+        self,
+        *,
+        status: AppealStatus | None,
+        campaign_id: str | None,
+        not_for: str | None,
+        limit: int,
+    ) -> list[AppealRecord]: ...
+    async def decide_appeal(
+        self,
+        appeal: AppealRecord,
+        *,
+        outcome: AppealOutcome,
+        statement: str,
+        moderator: str,
+        at: datetime,
+    ) -> AppealRecord | None: ...
+    async def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+    async def audit(
+        self,
+        *,
+        campaign_id: str | None,
+        comment_id: str | None,
+        actor: str | None,
+        limit: int,
+    ) -> list[AuditEntry]: ...
+    async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]: ...
+    async def campaign_comments(self, campaign_id: str) -> list[Document]: ...
+    async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]: ...
+
+
+class FullStore(ModerationStore, ClusterStore, Protocol):
+    """The moderation store with the clusters' collection."""
 
 
 class EventSink(Protocol):
@@ -98,6 +173,20 @@ class CampaignLog(Protocol):
 
 class CommentNotFound(LookupError):
     pass
+
+
+class AppealNotFound(LookupError):
+    pass
+
+
+class SameModerator(Exception):
+    """The moderator who took a decision may not decide the appeal against it."""
+
+
+class AppealConflict(Exception):
+    def __init__(self, appeal: AppealRecord) -> None:
+        super().__init__(f"appeal {appeal.appeal_id} was already decided: {appeal.outcome}")
+        self.appeal = appeal
 
 
 class DecisionConflict(Exception):
@@ -123,7 +212,13 @@ def _to_millis(moment: datetime) -> datetime:
 
 
 def automatic_record(
-    event: CommentSubmitted, result: ModerationDecision, *, mode: ModerationMode, now: datetime
+    event: CommentSubmitted,
+    result: ModerationDecision,
+    *,
+    mode: ModerationMode,
+    now: datetime,
+    cluster_id: str | None = None,
+    absorbed: bool = False,
 ) -> CommentRecord:
     """Describe the pipeline's decision on a submitted comment as a stored record."""
     now = _to_millis(now)
@@ -152,10 +247,15 @@ def automatic_record(
         submitted_at=_to_millis(event.time),
         created_at=now,
         decided_at=now,
+        risk=result.risk,
+        cluster_id=cluster_id,
+        absorbed=absorbed,
     )
 
 
-def _published(record: CommentRecord, *, by: str, at: datetime) -> CommentPublished:
+def _published(
+    record: CommentRecord, *, by: str, at: datetime, cluster_size: int | None = None
+) -> CommentPublished:
     return CommentPublished(
         id=derived_id(record.comment_id, "published", by),
         subject=record.campaign_id,
@@ -166,7 +266,17 @@ def _published(record: CommentRecord, *, by: str, at: datetime) -> CommentPublis
             language=record.language,
             parent_id=record.parent_id,
             submitted_at=record.submitted_at,
+            cluster_id=record.cluster_id if cluster_size else None,
+            cluster_size=cluster_size,
         ),
+    )
+
+
+def cluster_published(record: CommentRecord, size: int, *, at: datetime) -> CommentPublished:
+    """The representative of a cluster published again with the cluster's new size."""
+    published = _published(record, by="cluster", at=at, cluster_size=size)
+    return published.model_copy(
+        update={"id": derived_id(record.comment_id, "published", "cluster", str(size))}
     )
 
 
@@ -186,9 +296,12 @@ def automatic_events(record: CommentRecord) -> tuple[list[Event], list[Event]]:
             scores=auto.scores,
             redacted_text=record.redacted_text,
             language=record.language,
+            cluster_id=record.cluster_id if record.absorbed else None,
+            participant_id=record.participant_id,
         ),
     )
-    if auto.decision != "approve":
+    if auto.decision != "approve" or record.absorbed:
+        # a copy of a form letter is published through its cluster's representative
         return [moderated], []
     published = _published(record, by="auto", at=record.created_at)
     return [moderated, published], [published]
@@ -211,6 +324,7 @@ def human_events(record: CommentRecord) -> tuple[list[Event], list[Event]]:
             redacted_text=record.redacted_text,
             language=record.language,
             moderator=record.moderator,
+            participant_id=record.participant_id,
         ),
     )
     if record.decision == "approve" and record.previous_status != "approved":
@@ -228,10 +342,87 @@ def human_events(record: CommentRecord) -> tuple[list[Event], list[Event]]:
     return [moderated], []
 
 
+def audit_entry(
+    record: CommentRecord,
+    *,
+    action: Literal["auto", "human", "flags", "appeal"],
+    decision: str,
+    actor: str,
+    at: datetime,
+    appeal_id: str | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        entry_id=derived_id(record.comment_id, "audit", action, decision, appeal_id or actor),
+        comment_id=record.comment_id,
+        campaign_id=record.campaign_id,
+        action=action,
+        decision=decision,
+        reasons=record.reasons,
+        statement=record.statement,
+        actor=actor,
+        at=at,
+        appeal_id=appeal_id,
+    )
+
+
+def flag_hidden_events(record: CommentRecord, flags: int, *, at: datetime) -> list[Event]:
+    return [
+        CommentHidden(
+            id=derived_id(record.comment_id, "hidden", FLAGS_REASON),
+            subject=record.campaign_id,
+            time=at,
+            data=CommentHiddenData(comment_id=record.comment_id, reason=FLAGS_REASON, flags=flags),
+        )
+    ]
+
+
+def appeal_events(
+    appeal: AppealRecord, record: CommentRecord, *, republish: bool
+) -> tuple[list[Event], list[Event]]:
+    """The appeal's outcome, and what it changed on the comment (same ids on every retry)."""
+    assert appeal.outcome is not None
+    assert appeal.statement is not None
+    at = appeal.decided_at or record.decided_at
+    decided = AppealDecided(
+        id=derived_id(appeal.appeal_id, "decided"),
+        subject=appeal.campaign_id,
+        time=at,
+        data=AppealDecidedData(
+            appeal_id=appeal.appeal_id,
+            comment_id=appeal.comment_id,
+            outcome=appeal.outcome,
+            statement=appeal.statement,
+            moderator=appeal.moderator,
+            participant_id=appeal.participant_id,
+        ),
+    )
+    moderated = CommentModerated(
+        id=derived_id(record.comment_id, "moderated", APPEAL_REASON, appeal.appeal_id),
+        subject=record.campaign_id,
+        time=at,
+        data=CommentModeratedData(
+            comment_id=record.comment_id,
+            decision=record.decision,
+            automatic=False,
+            reasons=record.reasons,
+            statement=record.statement,
+            scores=record.automatic.scores,
+            redacted_text=record.redacted_text,
+            language=record.language,
+            moderator=record.moderator,
+            participant_id=record.participant_id,
+        ),
+    )
+    if republish:
+        published = _published(record, by=APPEAL_REASON, at=at)
+        return [moderated, published, decided], [published]
+    return [moderated, decided], []
+
+
 class ModerationService:
     def __init__(
         self,
-        store: ModerationStore,
+        store: FullStore,
         publisher: EventSink,
         *,
         campaign_log: CampaignLog | None = None,
@@ -243,6 +434,7 @@ class ModerationService:
         self._campaign_log = campaign_log
         self._unknown_mode: ModerationMode = unknown_campaign_mode
         self._clock = clock
+        self._clusterer = Clusterer(store)
 
     # from the bus
 
@@ -263,27 +455,92 @@ class ModerationService:
             unique.setdefault(event.data.comment_id, event)  # the same comment twice in a batch
         if not unique:
             return
-        modes = await self._modes({event.subject for event in unique.values()})
-        now = self._clock()
-        events_in = list(unique.values())
-        analyses = analyse_batch([event.data.text for event in events_in])
-        records = [
-            automatic_record(
-                event,
-                decide_analysis(analysis, mode=modes[event.subject]),
-                mode=modes[event.subject],
-                now=now,
-            )
-            for event, analysis in zip(events_in, analyses, strict=True)
+        fresh = unique.keys() - (await self._store.get_many(unique.keys())).keys()
+        policies = await self._policies({event.subject for event in unique.values()})
+        now = _to_millis(self._clock())
+        batch = [event for event in unique.values() if event.data.comment_id in fresh]
+        analyses = analyse_batch([event.data.text for event in batch])
+        decisions = [
+            decide_analysis(analysis, mode=self._mode(policies, event.subject))
+            for event, analysis in zip(batch, analyses, strict=True)
         ]
+        clusters = await self._cluster(batch, decisions)
+        representatives = await self._store.get_many(
+            {a.representative for a in clusters.values() if a.representative not in fresh}
+        )
+        in_batch = {e.data.comment_id: d for e, d in zip(batch, decisions, strict=True)}
+        records: list[CommentRecord] = []
+        for event, result in zip(batch, decisions, strict=True):
+            assignment = clusters.get(event.data.comment_id)
+            absorbed = False
+            if assignment is not None and not assignment.new:
+                representative = assignment.representative
+                published = (
+                    in_batch[representative].decision == "approve"
+                    if representative in in_batch
+                    else representative in representatives
+                    and representatives[representative].status == "approved"
+                )
+                absorbed = published and result.decision == "approve"
+                result = _with_duplicate(result)
+            records.append(
+                automatic_record(
+                    event,
+                    result,
+                    mode=self._mode(policies, event.subject),
+                    now=now,
+                    cluster_id=assignment.cluster_id if assignment else None,
+                    absorbed=absorbed,
+                )
+            )
         inserted = await self._store.add_automatic(records)
+        await self._store.add_audit(
+            [
+                audit_entry(r, action="auto", decision=r.decision, actor="auto", at=now)
+                for r in records
+                if r.comment_id in inserted
+            ]
+        )
         current = {r.comment_id: r for r in records if r.comment_id in inserted}
         current.update(await self._store.get_many(unique.keys() - inserted))
         to_emit = [record for record in current.values() if not record.emitted]
-        await self._publish([automatic_events(record) for record in to_emit])
+        batches = [automatic_events(record) for record in to_emit]
+        batches.append(await self._cluster_updates([r for r in to_emit if r.absorbed], at=now))
+        await self._publish(batches)
         await self._store.mark_emitted([record.comment_id for record in to_emit])
 
-    async def _modes(self, campaign_ids: set[str]) -> dict[str, ModerationMode]:
+    async def _cluster(
+        self, batch: Sequence[CommentSubmitted], decisions: Sequence[ModerationDecision]
+    ) -> dict[str, Assignment]:
+        candidates: list[tuple[str, Candidate]] = []
+        for event, result in zip(batch, decisions, strict=True):
+            if result.decision == "reject":
+                continue
+            # the redacted text: copies that differ only by their senders' details coincide
+            key = normalise(result.redacted_text)
+            folded = key.folded or key.key
+            if eligible(folded, parent_id=event.data.parent_id):
+                candidates.append((event.subject, Candidate(event.data.comment_id, folded)))
+        return await self._clusterer.assign(candidates) if candidates else {}
+
+    async def _cluster_updates(
+        self, absorbed: Sequence[CommentRecord], *, at: datetime
+    ) -> tuple[list[Event], list[Event]]:
+        """Each grown cluster's representative published again with the cluster's size."""
+        by_cluster = {r.cluster_id: r for r in absorbed if r.cluster_id is not None}
+        if not by_cluster:
+            return [], []
+        sizes = await self._store.cluster_sizes(by_cluster.keys())
+        # a cluster is named after its representative
+        representatives = await self._store.get_many(by_cluster.keys())
+        events: list[Event] = []
+        for cluster_id, size in sizes.items():
+            representative = representatives.get(cluster_id)
+            if representative is not None and representative.status == "approved" and size > 1:
+                events.append(cluster_published(representative, size, at=at))
+        return events, list(events)
+
+    async def _policies(self, campaign_ids: set[str]) -> dict[str, CampaignPolicy]:
         policies = await self._store.policies(campaign_ids)
         missing = sorted(campaign_ids - policies.keys())
         if missing and self._campaign_log is not None:
@@ -291,12 +548,11 @@ class ModerationService:
             # a pre-moderated campaign must not be read as automatic meanwhile
             found = await asyncio.gather(*(self._campaign_log.latest(c) for c in missing))
             policies.update({p.campaign_id: p for p in found if p is not None})
-        return {
-            campaign_id: policies[campaign_id].moderation_mode
-            if campaign_id in policies
-            else self._unknown_mode
-            for campaign_id in campaign_ids
-        }
+        return policies
+
+    def _mode(self, policies: dict[str, CampaignPolicy], campaign_id: str) -> ModerationMode:
+        policy = policies.get(campaign_id)
+        return policy.moderation_mode if policy is not None else self._unknown_mode
 
     async def _publish(self, batches: Iterable[tuple[list[Event], list[Event]]]) -> None:
         events: list[Event] = []
@@ -309,11 +565,98 @@ class ModerationService:
                 self._publisher.publish(*events), self._publisher.publish_public(*public)
             )
 
+    async def flag(self, events: Sequence[CommentFlagged]) -> None:
+        """Count distinct flaggers; hide what reaches its campaign's threshold, for a person.
+
+        A participant's flags on one comment count once, and a replayed flag is the same
+        document, so redelivery never double-counts. Only what the machine published is hidden:
+        a comment a moderator approved stays up (flags do not overrule a person).
+        """
+        if not events:
+            return
+        await self._store.add_flags(
+            [
+                {
+                    "_id": derived_id(e.data.comment_id, "flag", e.data.participant_id),
+                    "comment_id": e.data.comment_id,
+                    "campaign_id": e.subject,
+                    "participant_id": e.data.participant_id,
+                    "reason": e.data.reason,
+                    "at": e.time,
+                }
+                for e in events
+            ]
+        )
+        comment_ids = {e.data.comment_id for e in events}
+        tallies = await self._store.flag_tallies(comment_ids)
+        await self._store.set_flags(tallies)
+        records = await self._store.get_many(comment_ids)
+        policies = await self._policies({r.campaign_id for r in records.values()})
+        now = _to_millis(self._clock())
+        batches: list[tuple[list[Event], list[Event]]] = []
+        audit: list[AuditEntry] = []
+        for comment_id, (count, _) in tallies.items():
+            record = records.get(comment_id)
+            if record is None:
+                continue
+            policy = policies.get(record.campaign_id)
+            threshold = policy.flag_threshold if policy is not None else 3
+            if count < max(threshold, 1):
+                continue
+            if record.status == "approved" and record.decided_by == "auto" and not record.absorbed:
+                hidden = await self._store.hide_by_flags(
+                    comment_id, risk=max(record.risk, min(1.0, 0.5 + 0.1 * count))
+                )
+                if hidden is None:
+                    continue
+                record = hidden
+            if record.hidden_by_flags:
+                # again on a redelivery: the same ids, dropped by every consumer
+                events_out = flag_hidden_events(record, count, at=now)
+                batches.append((events_out, events_out))
+                audit.append(
+                    audit_entry(record, action="flags", decision="hide", actor="flags", at=now)
+                )
+        await self._store.add_audit(audit)
+        await self._publish(batches)
+
+    async def file_appeals(self, events: Sequence[AppealFiled]) -> None:
+        """Open an appeal for each rejected or hidden comment its author contests."""
+        if not events:
+            return
+        records = await self._store.get_many({e.data.comment_id for e in events})
+        appeals: list[AppealRecord] = []
+        for event in events:
+            record = records.get(event.data.comment_id)
+            if record is None or record.participant_id != event.data.participant_id:
+                log.warning("appeal %s: not the author's comment", event.data.appeal_id)
+                continue
+            if record.status != "rejected" and not record.hidden_by_flags:
+                log.info(
+                    "appeal %s: comment %s is %s",
+                    event.data.appeal_id,
+                    record.comment_id,
+                    record.status,
+                )
+                continue
+            appeals.append(
+                AppealRecord(
+                    appeal_id=event.data.appeal_id,
+                    comment_id=record.comment_id,
+                    campaign_id=record.campaign_id,
+                    participant_id=record.participant_id,
+                    text=redact(event.data.text).text,
+                    excluded_moderator=record.moderator if record.decided_by == "human" else None,
+                    filed_at=_to_millis(event.time),
+                )
+            )
+        await self._store.add_appeals(appeals)
+
     # from moderators
 
-    async def queue(self, *, campaign_id: str | None, limit: int) -> list[CommentRecord]:
-        """Comments waiting for a person, oldest first."""
-        return await self._store.pending(campaign_id=campaign_id, limit=limit)
+    async def queue(self, queue: QueueFilter, *, limit: int) -> list[CommentRecord]:
+        """Comments waiting for a person, riskiest first, then oldest."""
+        return await self._store.pending(queue, limit=limit)
 
     async def decide_by_moderator(
         self, comment_id: str, *, decision: HumanDecision, reason: str, moderator: str
@@ -343,14 +686,137 @@ class ModerationService:
                 at=_to_millis(self._clock()),
             )
             if updated is not None:
+                await self._store.add_audit(
+                    [
+                        audit_entry(
+                            updated,
+                            action="human",
+                            decision=decision,
+                            actor=moderator,
+                            at=updated.decided_at,
+                        )
+                    ]
+                )
                 await self._publish([human_events(updated)])
                 return updated
             log.info("comment %s changed while being decided; reading it again", comment_id)
         # three moderators in a row were quicker: let this one look again
         raise DecisionConflict(await self._require(comment_id))
 
+    async def decide_many(
+        self, comment_ids: Sequence[str], *, decision: HumanDecision, reason: str, moderator: str
+    ) -> dict[str, CommentRecord | Exception]:
+        """A bulk action: each comment decided on its own; failures are reported, not raised."""
+        results: dict[str, CommentRecord | Exception] = {}
+        for comment_id in dict.fromkeys(comment_ids):
+            try:
+                results[comment_id] = await self.decide_by_moderator(
+                    comment_id, decision=decision, reason=reason, moderator=moderator
+                )
+            except (CommentNotFound, DecisionConflict) as error:
+                results[comment_id] = error
+        return results
+
+    async def appeals(
+        self, *, status: AppealStatus | None, campaign_id: str | None, moderator: str, limit: int
+    ) -> list[AppealRecord]:
+        """Appeals this moderator may decide (never those against their own decisions)."""
+        return await self._store.appeals(
+            status=status, campaign_id=campaign_id, not_for=moderator, limit=limit
+        )
+
+    async def decide_appeal(
+        self, appeal_id: str, *, outcome: AppealOutcome, statement: str, moderator: str
+    ) -> tuple[AppealRecord, CommentRecord]:
+        """Decide an appeal: ``overturned`` publishes the comment, ``upheld`` keeps it down.
+
+        Raises ``AppealNotFound``, ``SameModerator`` (the moderator decided the comment),
+        ``AppealConflict`` (decided otherwise already). Retrying the same decision is harmless.
+        """
+        appeal = await self._store.get_appeal(appeal_id)
+        if appeal is None:
+            raise AppealNotFound(appeal_id)
+        if appeal.excluded_moderator == moderator:
+            raise SameModerator(appeal_id)
+        if appeal.status == "decided":
+            if appeal.outcome != outcome:
+                raise AppealConflict(appeal)
+        else:
+            decided = await self._store.decide_appeal(
+                appeal,
+                outcome=outcome,
+                statement=statement,
+                moderator=moderator,
+                at=_to_millis(self._clock()),
+            )
+            if decided is None:
+                current = await self._store.get_appeal(appeal_id)
+                assert current is not None
+                if current.outcome != outcome:
+                    raise AppealConflict(current)
+                decided = current
+            appeal = decided
+        return appeal, await self._apply_appeal(appeal)
+
+    async def _apply_appeal(self, appeal: AppealRecord) -> CommentRecord:
+        """Bring the comment in line with a decided appeal (idempotent: a retry finishes it)."""
+        assert appeal.outcome is not None
+        assert appeal.moderator is not None
+        at = appeal.decided_at or _to_millis(self._clock())
+        decision: HumanDecision = "approve" if appeal.outcome == "overturned" else "reject"
+        for _ in range(3):
+            record = await self._require(appeal.comment_id)
+            done = record.status == STATUS_OF[decision] and record.moderator == appeal.moderator
+            if done or (decision == "reject" and record.status == "rejected"):
+                updated: CommentRecord | None = record
+            else:
+                updated = await self._store.overturn(
+                    record,
+                    decision=decision,
+                    status=STATUS_OF[decision],
+                    statement=appeal.statement or "",
+                    reasons=[APPEAL_REASON],
+                    moderator=appeal.moderator,
+                    at=at,
+                )
+            if updated is not None:
+                await self._store.add_audit(
+                    [
+                        audit_entry(
+                            updated,
+                            action="appeal",
+                            decision=appeal.outcome,
+                            actor=appeal.moderator,
+                            at=at,
+                            appeal_id=appeal.appeal_id,
+                        )
+                    ]
+                )
+                republish = decision == "approve" and updated.previous_status != "approved"
+                await self._publish([appeal_events(appeal, updated, republish=republish)])
+                return updated
+        raise DecisionConflict(await self._require(appeal.comment_id))
+
+    async def audit(
+        self, *, campaign_id: str | None, comment_id: str | None, actor: str | None, limit: int
+    ) -> list[AuditEntry]:
+        return await self._store.audit(
+            campaign_id=campaign_id, comment_id=comment_id, actor=actor, limit=limit
+        )
+
+    async def transparency(self, campaign_id: str) -> TransparencyReport:
+        comments = await self._store.campaign_comments(campaign_id)
+        appeals = await self._store.campaign_appeals(campaign_id)
+        return build_report(campaign_id, comments, appeals)
+
     async def _require(self, comment_id: str) -> CommentRecord:
         record = await self._store.get(comment_id)
         if record is None:
             raise CommentNotFound(comment_id)
         return record
+
+
+def _with_duplicate(result: ModerationDecision) -> ModerationDecision:
+    if DUPLICATE in result.reasons:
+        return result
+    return dataclasses.replace(result, reasons=(*result.reasons, DUPLICATE))
