@@ -186,12 +186,16 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         finally:
             await subscription.unsubscribe()
 
+    async def keep_uploads(rt: Runtime) -> None:
+        """Meeting uploads run as tasks of this replica; shutting down stops them (resumable)."""
+        await uploads.keep()
+
     app = create_service_app(
         runtime,
         title="Kolot intake",
         description="Consultations, participants and every contribution, accepted log first.",
         routers=[router],
-        background=[follow_campaigns, keep_schedule],
+        background=[follow_campaigns, keep_schedule, keep_uploads],
         body_limits=[(r"/v1/campaigns/[^/]+/uploads", MAX_BODY_BYTES)],
     )
     app.state.intake = service

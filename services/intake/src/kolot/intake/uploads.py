@@ -629,6 +629,16 @@ class Uploads:
         self._run_later(campaign, rows, doc)
         return doc
 
+    async def keep(self) -> None:
+        """Runs for the life of the app; on shutdown, stops the uploads in progress (their jobs
+        go stale, and posting the same file again resumes them)."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def _run_later(self, campaign: CampaignSnapshot, rows: list[Row], doc: Document) -> None:
         task = asyncio.create_task(self.run(campaign, rows, doc), name=f"upload {doc['_id']}")
         self._tasks.add(task)

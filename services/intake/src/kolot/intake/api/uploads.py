@@ -21,7 +21,12 @@ from kolot.intake.uploads import (
 
 router = APIRouter(prefix="/v1", tags=["uploads"])
 
-_MEDIA_TYPES = {"text/csv": "text/csv", "application/json": "application/json"}
+_MEDIA_TYPES = {
+    "text/csv": "text/csv",
+    # what browsers on Windows call a .csv file
+    "application/vnd.ms-excel": "text/csv",
+    "application/json": "application/json",
+}
 
 
 class RowErrorOut(BaseModel):
@@ -95,7 +100,7 @@ async def upload(
         raise problem(exc) from exc
     body = await request.body()
     try:
-        rows = parse_rows(body, media_type)
+        rows = parse_rows(body, _MEDIA_TYPES[media_type])
     except UploadFormatError as exc:
         raise Problem(422, "unreadable-upload", "The file cannot be read", str(exc)) from exc
     doc = await _uploads(request).start(campaign, body, rows, staff=staff.subject)
