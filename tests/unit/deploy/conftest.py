@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import importlib
+import inspect
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ import yaml
 from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 
-from kolot.common.bus import PullConsumer
+from kolot.common import web
+from kolot.common.bus import PullConsumer, create_broker
 from kolot.common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -121,6 +124,17 @@ def _consumers(name: str, cls: type[ServiceSettings]) -> tuple[PullConsumer, ...
     )
     app = importlib.import_module(f"kolot.{name}.app").create_app(settings)
     return tuple(app.state.runtime.consumers)
+
+
+def shutdown_budget(consumers: int, pre_stop: int) -> float:
+    """Seconds a pod may need after SIGTERM: the endpoint drain, uvicorn's request drain, each
+    consumer finishing its batch, then the NATS drain (all read from the code that does them)."""
+    uvicorn = re.search(r"timeout_graceful_shutdown=(\d+)", inspect.getsource(web.run))
+    drain = re.search(r"drain_timeout=(\d+)", inspect.getsource(create_broker))
+    assert uvicorn is not None
+    assert drain is not None
+    grace = inspect.signature(PullConsumer.stop).parameters["grace"].default
+    return pre_stop + int(uvicorn.group(1)) + consumers * grace + int(drain.group(1))
 
 
 def service_names() -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.unit.deploy.conftest import ROOT, Service, run, tool
+from tests.unit.deploy.conftest import ROOT, Service, run, shutdown_budget, tool
 
 KOLOT_DEPENDENCIES = {"nats": "service_healthy", "mongo-init": "service_completed_successfully"}
 
@@ -57,6 +57,9 @@ def test_every_service_is_built_from_its_dockerfile_and_waits_for_its_dependenci
         check = " ".join(entry["healthcheck"]["test"])
         assert f"127.0.0.1:{service.port}/readyz" in check
         assert entry["environment"]["KOLOT_HTTP_PORT"] == str(service.port)
+        # compose has no preStop: nothing but the service itself needs draining
+        grace = int(re.fullmatch(r"(\d+)s", entry["stop_grace_period"]).group(1))  # type: ignore[union-attr]
+        assert grace >= shutdown_budget(len(service.consumers), pre_stop=0)
         assert entry["read_only"] is True
         assert entry["cap_drop"] == ["ALL"]
 

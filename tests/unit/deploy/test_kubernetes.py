@@ -5,7 +5,6 @@ properties operators rely on hold for every service the repository has."""
 from __future__ import annotations
 
 import copy
-import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,16 @@ import jsonschema
 import pytest
 import yaml
 
-from kolot.common import web
-from kolot.common.bus import PullConsumer, create_broker
-from tests.unit.deploy.conftest import K8S, OVERLAYS, ROOT, Service, by_kind, run, tool
+from tests.unit.deploy.conftest import (
+    K8S,
+    OVERLAYS,
+    ROOT,
+    Service,
+    by_kind,
+    run,
+    shutdown_budget,
+    tool,
+)
 
 Docs = list[dict[str, Any]]
 EXPECTED_EGRESS_PORTS = {53, 4222, 27017, 4318, 443, 80}
@@ -176,17 +182,6 @@ def test_every_secret_the_manifests_read_is_documented_in_the_runbook(
 
 
 # --- every service: what its Deployment promises --------------------------------------------
-
-
-def shutdown_budget(consumers: int, pre_stop: int) -> float:
-    """Seconds a pod may need after SIGTERM: the endpoint drain, uvicorn's request drain, each
-    consumer finishing its batch, then the NATS drain (all read from the code that does them)."""
-    uvicorn = re.search(r"timeout_graceful_shutdown=(\d+)", inspect.getsource(web.run))
-    drain = re.search(r"drain_timeout=(\d+)", inspect.getsource(create_broker))
-    assert uvicorn is not None
-    assert drain is not None
-    grace = inspect.signature(PullConsumer.stop).parameters["grace"].default
-    return pre_stop + int(uvicorn.group(1)) + consumers * grace + int(drain.group(1))
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
