@@ -68,6 +68,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "kolot.participant.registered": {"participant_id": "p1", "kind": "ngo", "source": "facebook"},
     "kolot.participant.verified": {"participant_id": "p1", "circle": "experts", "method": "invite"},
     "kolot.participant.erased": {"participant_id": "p1"},
+    "kolot.dissemination.registered": {
+        "dissemination_id": "d1",
+        "source": "facebook",
+        "channel": "paid_social",
+        "spend": {"amount": 10000, "currency": "ILS"},
+    },
     "kolot.invitation.sent": {
         "invitation_id": "i1",
         "dissemination_id": "d1",

@@ -71,10 +71,13 @@ from kolot.common.events.delivery import (
     WebhookFailed,
 )
 from kolot.common.events.dissemination import (
+    DisseminationRegistered,
+    DisseminationRegisteredData,
     InvitationSent,
     InvitationSentData,
     LinkClicked,
     LinkClickedData,
+    Spend,
 )
 from kolot.common.events.outcome import OutcomePublished, OutcomePublishedData
 from kolot.common.events.participant import (
@@ -122,6 +125,8 @@ __all__ = [
     "CommentSubmitted",
     "CommentSubmittedData",
     "Decision",
+    "DisseminationRegistered",
+    "DisseminationRegisteredData",
     "Event",
     "FlagReason",
     "InvitationSent",
@@ -153,6 +158,7 @@ __all__ = [
     "QuestionOption",
     "ResponseSubmitted",
     "ResponseSubmittedData",
+    "Spend",
     "UndecodableEvent",
     "UnknownEventType",
     "VisitRecorded",

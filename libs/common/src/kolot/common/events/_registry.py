@@ -33,7 +33,11 @@ from kolot.common.events.delivery import (
     WebhookDelivered,
     WebhookFailed,
 )
-from kolot.common.events.dissemination import InvitationSent, LinkClicked
+from kolot.common.events.dissemination import (
+    DisseminationRegistered,
+    InvitationSent,
+    LinkClicked,
+)
 from kolot.common.events.outcome import OutcomePublished
 from kolot.common.events.participant import (
     ParticipantErased,
@@ -50,6 +54,7 @@ AnyEvent: TypeAlias = Annotated[
     | ParticipantRegistered
     | ParticipantVerified
     | ParticipantErased
+    | DisseminationRegistered
     | InvitationSent
     | LinkClicked
     | visit.VisitRecorded
@@ -78,7 +83,7 @@ EVENT_CLASSES: dict[str, type[Event]] = {
     for cls in (
         CampaignCreated, CampaignUpdated, CampaignOpened, CampaignClosed, CampaignArchived,
         ParticipantRegistered, ParticipantVerified, ParticipantErased,
-        InvitationSent, LinkClicked, visit.VisitRecorded,
+        DisseminationRegistered, InvitationSent, LinkClicked, visit.VisitRecorded,
         CommentSubmitted, CommentModerated, CommentPublished, CommentHidden, CommentFlagged,
         AppealFiled, AppealDecided, ResponseSubmitted, VoteCast,
         ModerationAlert, OutcomePublished,

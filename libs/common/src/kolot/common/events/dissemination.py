@@ -1,10 +1,36 @@
-"""Dissemination events, emitted by notify: invitations sent and tracked links followed."""
+"""Dissemination events, emitted by notify: disseminations registered (source, channel, spend),
+invitations sent and tracked links followed."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from kolot.common.events._base import Event, Payload
+
+
+class Spend(Payload):
+    amount: float
+    """In the currency's major unit (e.g. shekels, not agorot)."""
+    currency: str = "ILS"
+
+
+class DisseminationRegisteredData(Payload):
+    dissemination_id: str
+    source: str
+    """The attribution source that visits and participants carry (e.g. ``facebook``)."""
+    channel: str
+    """How it reaches people: ``email``, ``sms``, ``paid_social``, ``press``, ``meeting``..."""
+    spend: Spend | None = None
+    recipients: int = 0
+
+
+class DisseminationRegistered(Event):
+    """Notify, when an admin registers a dissemination of a consultation (or changes its spend)."""
+
+    type: Literal["kolot.dissemination.registered"] = "kolot.dissemination.registered"
+    source: str = "kolot/notify"
+    dataschemaversion: Literal[1] = 1
+    data: DisseminationRegisteredData
 
 
 class InvitationSentData(Payload):
