@@ -7,6 +7,7 @@ pseudonymous participant id, and are verified by any service that holds the part
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,6 +76,13 @@ class StaffVerifier:
         self._algorithms = list(algorithms) if not jwks_url else ["RS256", "ES256", "PS256"]
         self._issuer = issuer
         self._audience = audience
+
+    async def verify_async(self, token: str) -> Staff:
+        """``verify`` without blocking the event loop: fetching the identity provider's keys (at
+        start and when they rotate) is a blocking HTTP call, so it runs in a thread."""
+        if self._jwks is None:
+            return self.verify(token)
+        return await asyncio.to_thread(self.verify, token)
 
     def verify(self, token: str) -> Staff:
         try:

@@ -39,7 +39,7 @@ def require_staff(*roles: Role) -> Callable[..., Awaitable[Staff]]:
     async def dependency(runtime: RuntimeDep, credentials: BearerDep) -> Staff:
         if credentials is None:
             raise AuthError("this call needs a staff bearer token")
-        staff = runtime.staff.verify(credentials.credentials)
+        staff = await runtime.staff.verify_async(credentials.credentials)
         staff.require(*roles)
         return staff
 

@@ -27,12 +27,12 @@ from kolot.intake.service import IntakeError, IntakeService, Transition
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 
 
-def _is_admin(request: Request, credentials: BearerDep) -> bool:
+async def _is_admin(request: Request, credentials: BearerDep) -> bool:
     """Drafts are shown to admins only (a draft is reviewed in a closed circle first)."""
     if credentials is None:
         return False
     try:
-        staff = request.app.state.runtime.staff.verify(credentials.credentials)
+        staff = await request.app.state.runtime.staff.verify_async(credentials.credentials)
     except AuthError:
         return False
     return Role.ADMIN in staff.roles
@@ -66,7 +66,7 @@ async def list_campaigns(
     ] = None,
 ) -> CampaignList:
     visible = ["open", "closed", "archived"]
-    if _is_admin(request, credentials):
+    if await _is_admin(request, credentials):
         visible.append("draft")
     statuses = [status_] if status_ in visible else visible if status_ is None else []
     campaigns = await service.repository.list_campaigns(statuses=statuses) if statuses else []
@@ -78,7 +78,9 @@ async def get_campaign(
     campaign_id: str, request: Request, service: ServiceDep, credentials: BearerDep
 ) -> CampaignPublic:
     campaign = await service.directory.get(campaign_id)
-    if campaign is None or (campaign.status == "draft" and not _is_admin(request, credentials)):
+    if campaign is None or (
+        campaign.status == "draft" and not await _is_admin(request, credentials)
+    ):
         raise Problem(
             404, "campaign-not-found", "No such consultation", f"no campaign {campaign_id}"
         )
