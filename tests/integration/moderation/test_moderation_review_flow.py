@@ -22,6 +22,7 @@ from kolot.common.events import (
     CommentPublished,
     CommentSubmitted,
     CommentSubmittedData,
+    ModerationAlert,
     derived_id,
     new_id,
 )
@@ -240,3 +241,27 @@ async def test_form_letters_are_published_once_with_their_count_despite_redelive
         assert await count(js, ns, "events", f"{ns}.events.comment.moderated.c-form") == 8
         report = await client.get("/v1/campaigns/c-form/transparency", headers=moderator("a"))
         assert report.json()["form_letter_copies"] == 7
+
+
+async def test_a_burst_of_threats_raises_one_abuse_alert(
+    settings: ModerationSettings,
+    js: JetStreamContext,
+    namespace: str,
+) -> None:
+    ns = namespace
+    threats = [submitted("c-surge", f"I will kill you {i}", author=f"p{i}") for i in range(9)]
+    async with running_app(create_app(settings)):
+        for event in threats:
+            seq = await put(js, ns, event)
+        await wait_handled(js, ns, seq)
+        await wait_handled(js, ns, await put(js, ns, threats[0], msg_id="again"))
+
+        subject = f"{ns}.events.moderation.alert.c-surge"
+        assert await count(js, ns, "events", subject) == 1
+        alert = await last(js, ns, "events", subject)
+        assert isinstance(alert, ModerationAlert)
+        assert (alert.data.kind, alert.data.state, alert.data.observed) == (
+            "abuse_surge",
+            "raised",
+            9.0,
+        )

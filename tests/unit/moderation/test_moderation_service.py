@@ -37,6 +37,7 @@ from kolot.moderation.service import (
     HumanDecision,
     ModerationService,
 )
+from kolot.moderation.surge import Counts
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -49,6 +50,7 @@ class MemoryStore:
         self.appeal_records: dict[str, AppealRecord] = {}
         self.audit_log: dict[str, AuditEntry] = {}
         self.cluster_docs: dict[str, dict[str, Any]] = {}
+        self.alert_docs: dict[str, dict[str, Any]] = {}
 
     async def policies(self, campaign_ids: Collection[str]) -> dict[str, CampaignPolicy]:
         return {c: self.campaigns[c] for c in campaign_ids if c in self.campaigns}
@@ -208,6 +210,41 @@ class MemoryStore:
 
     async def campaign_comments(self, campaign_id: str) -> list[dict[str, Any]]:
         return [r.to_document() for r in self.comments.values() if r.campaign_id == campaign_id]
+
+    async def surge_counts(
+        self, campaign_id: str, *, now: datetime, window: timedelta, baseline: timedelta
+    ) -> dict[str, Counts]:
+        start, before = now - window, now - window - baseline
+
+        def tally(times: list[datetime]) -> Counts:
+            return Counts(
+                window=sum(1 for t in times if t >= start),
+                before=sum(1 for t in times if before <= t < start),
+            )
+
+        mine = [r for r in self.comments.values() if r.campaign_id == campaign_id]
+        flagged = [
+            datetime.fromisoformat(f["at"].replace("Z", "+00:00"))
+            for f in self.flags.values()
+            if f["campaign_id"] == campaign_id
+        ]
+        return {
+            "submission_surge": tally([r.submitted_at for r in mine]),
+            "abuse_surge": tally(
+                [r.submitted_at for r in mine if (r.status, r.decided_by) == ("rejected", "auto")]
+            ),
+            "flag_surge": tally(flagged),
+        }
+
+    async def alerts(self, campaign_id: str) -> dict[str, dict[str, Any]]:
+        return {a["kind"]: a for a in self.alert_docs.values() if a["campaign_id"] == campaign_id}
+
+    async def save_alert(self, document: dict[str, Any], *, revision: int) -> bool:
+        current = self.alert_docs.get(document["_id"])
+        if (current["revision"] if current else 0) != revision:
+            return False
+        self.alert_docs[document["_id"]] = {**document, "revision": revision + 1}
+        return True
 
     async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]:
         return [a for a in self.appeal_records.values() if a.campaign_id == campaign_id]

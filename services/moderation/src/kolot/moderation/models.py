@@ -35,6 +35,7 @@ FLAGS = "flags"
 APPEALS = "appeals"
 AUDIT = "audit"
 CLUSTERS = "clusters"
+ALERTS = "alerts"
 
 
 def _as_utc(moment: datetime) -> datetime:

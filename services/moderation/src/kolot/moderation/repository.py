@@ -7,7 +7,7 @@ idempotent, so a redelivered batch changes nothing it already changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from kolot.common.events import Decision
 from kolot.common.store import Document, stamp
 from kolot.moderation.models import (
+    ALERTS,
     APPEALS,
     AUDIT,
     CAMPAIGNS,
@@ -31,6 +32,7 @@ from kolot.moderation.models import (
     CommentRecord,
     CommentStatus,
 )
+from kolot.moderation.surge import Counts, SurgeKind
 
 INDEXES: dict[str, list[IndexModel]] = {
     COMMENTS: [
@@ -45,15 +47,20 @@ INDEXES: dict[str, list[IndexModel]] = {
             ]
         ),
         IndexModel([("cluster_id", ASCENDING)]),
+        IndexModel([("campaign_id", ASCENDING), ("submitted_at", ASCENDING)]),
     ],
     CAMPAIGNS: [],
-    FLAGS: [IndexModel([("comment_id", ASCENDING)])],
+    FLAGS: [
+        IndexModel([("comment_id", ASCENDING)]),
+        IndexModel([("campaign_id", ASCENDING), ("at", ASCENDING)]),
+    ],
     APPEALS: [IndexModel([("status", ASCENDING), ("filed_at", ASCENDING)])],
     AUDIT: [
         IndexModel([("comment_id", ASCENDING), ("at", ASCENDING)]),
         IndexModel([("campaign_id", ASCENDING), ("at", DESCENDING)]),
     ],
     CLUSTERS: [IndexModel([("campaign_id", ASCENDING), ("seq", ASCENDING)])],
+    ALERTS: [IndexModel([("campaign_id", ASCENDING)])],
 }
 
 
@@ -418,6 +425,59 @@ class MongoModerationRepository:
     async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]:
         cursor = self._appeals().find({"campaign_id": campaign_id})
         return [AppealRecord.from_document(doc) async for doc in cursor]
+
+    # surges
+
+    async def surge_counts(
+        self, campaign_id: str, *, now: datetime, window: timedelta, baseline: timedelta
+    ) -> dict[SurgeKind, Counts]:
+        """Submissions, automatic rejections and flags in the window and in the baseline before.
+
+        ``$lt`` is fine in ``find``/``count_documents`` (only update filters mishandle it).
+        """
+        start, before = now - window, now - window - baseline
+        recent: Document = {"$gte": start}
+        earlier: Document = {"$gte": before, "$lt": start}
+        rejected = {"status": "rejected", "decided_by": "auto"}
+        counts: dict[SurgeKind, Counts] = {}
+        comments = self._comments
+        for kind, extra in (("submission_surge", {}), ("abuse_surge", rejected)):
+            counts[kind] = Counts(  # type: ignore[index]
+                window=await comments.count_documents(
+                    {"campaign_id": campaign_id, "submitted_at": recent, **extra}
+                ),
+                before=await comments.count_documents(
+                    {"campaign_id": campaign_id, "submitted_at": earlier, **extra}
+                ),
+            )
+        flags = self._flags()
+        counts["flag_surge"] = Counts(
+            window=await flags.count_documents(
+                {"campaign_id": campaign_id, "at": {"$gte": stamp(start)}}
+            ),
+            before=await flags.count_documents(
+                {"campaign_id": campaign_id, "at": {"$gte": stamp(before), "$lt": stamp(start)}}
+            ),
+        )
+        return counts
+
+    async def alerts(self, campaign_id: str) -> dict[str, Document]:
+        cursor = self._database()[ALERTS].find({"campaign_id": campaign_id})
+        return {doc["kind"]: doc async for doc in cursor}
+
+    async def save_alert(self, document: Document, *, revision: int) -> bool:
+        """Store an alert's new state if nobody changed it since ``revision`` (0: never seen)."""
+        alerts = self._database()[ALERTS]
+        new = {**document, "revision": revision + 1}
+        if revision == 0:
+            result = await alerts.update_one(
+                {"_id": document["_id"]}, {"$setOnInsert": new}, upsert=True
+            )
+            return result.upserted_id is not None
+        result = await alerts.update_one(
+            {"_id": document["_id"], "revision": revision}, {"$set": new}
+        )
+        return result.modified_count == 1
 
     def _flags(self) -> AsyncCollection[Document]:
         return self._database()[FLAGS]

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from kolot.common.events import (
@@ -39,11 +39,13 @@ from kolot.common.events import (
     CommentSubmitted,
     Decision,
     Event,
+    ModerationAlert,
+    ModerationAlertData,
     ModerationMode,
     derived_id,
     utcnow,
 )
-from kolot.common.store import Document
+from kolot.common.store import Document, stamp
 from kolot.moderation.clusters import Assignment, Candidate, Clusterer, ClusterStore, eligible
 from kolot.moderation.models import (
     STATUS_OF,
@@ -65,6 +67,16 @@ from kolot.moderation.pipeline import (
     redact,
 )
 from kolot.moderation.repository import QueueFilter
+from kolot.moderation.surge import (
+    BASELINE,
+    WINDOW,
+    Counts,
+    Severity,
+    SurgeKind,
+    Verdict,
+    assess,
+    message,
+)
 from kolot.moderation.transparency import TransparencyReport, build_report
 
 log = logging.getLogger(__name__)
@@ -152,6 +164,11 @@ class ModerationStore(Protocol):
     async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]: ...
     async def campaign_comments(self, campaign_id: str) -> list[Document]: ...
     async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]: ...
+    async def surge_counts(
+        self, campaign_id: str, *, now: datetime, window: timedelta, baseline: timedelta
+    ) -> dict[SurgeKind, Counts]: ...
+    async def alerts(self, campaign_id: str) -> dict[str, Document]: ...
+    async def save_alert(self, document: Document, *, revision: int) -> bool: ...
 
 
 class FullStore(ModerationStore, ClusterStore, Protocol):
@@ -508,6 +525,7 @@ class ModerationService:
         batches.append(await self._cluster_updates([r for r in to_emit if r.absorbed], at=now))
         await self._publish(batches)
         await self._store.mark_emitted([record.comment_id for record in to_emit])
+        await self.watch({record.campaign_id for record in records})
 
     async def _cluster(
         self, batch: Sequence[CommentSubmitted], decisions: Sequence[ModerationDecision]
@@ -582,7 +600,7 @@ class ModerationService:
                     "campaign_id": e.subject,
                     "participant_id": e.data.participant_id,
                     "reason": e.data.reason,
-                    "at": e.time,
+                    "at": stamp(e.time),
                 }
                 for e in events
             ]
@@ -619,6 +637,52 @@ class ModerationService:
                 )
         await self._store.add_audit(audit)
         await self._publish(batches)
+        await self.watch({e.subject for e in events})
+
+    async def watch(self, campaign_ids: Collection[str]) -> None:
+        """Raise, escalate or clear each campaign's surge alerts (one event per change)."""
+        now = self._clock()
+        alerts: list[Event] = []
+        for campaign_id in sorted(campaign_ids):
+            counts = await self._store.surge_counts(
+                campaign_id, now=now, window=WINDOW, baseline=BASELINE
+            )
+            states = await self._store.alerts(campaign_id)
+            for kind, kind_counts in counts.items():
+                state = states.get(kind)
+                raised: Severity | None = (
+                    state["severity"] if state is not None and state["state"] == "raised" else None
+                )
+                verdict = assess(kind, kind_counts, raised=raised)
+                if verdict.severity == raised:
+                    continue
+                calming = (
+                    verdict.severity is not None
+                    and raised is not None
+                    and SEVERITIES.index(verdict.severity) < SEVERITIES.index(raised)
+                )
+                if calming:
+                    continue  # calming down but not yet cleared: keep the higher severity
+                alert_id = (
+                    state["alert_id"]
+                    if raised is not None and state is not None
+                    else derived_id(campaign_id, kind, stamp(now))
+                )
+                document: Document = {
+                    "_id": f"{campaign_id}:{kind}",
+                    "campaign_id": campaign_id,
+                    "kind": kind,
+                    "alert_id": alert_id,
+                    "state": "raised" if verdict.severity else "cleared",
+                    "severity": verdict.severity or raised,
+                    "at": stamp(now),
+                }
+                revision = int(state["revision"]) if state is not None else 0
+                if not await self._store.save_alert(document, revision=revision):
+                    continue  # another replica got there first
+                alerts.append(_alert_event(campaign_id, kind, alert_id, verdict, raised, now))
+        if alerts:
+            await self._publisher.publish(*alerts)
 
     async def file_appeals(self, events: Sequence[AppealFiled]) -> None:
         """Open an appeal for each rejected or hidden comment its author contests."""
@@ -814,6 +878,40 @@ class ModerationService:
         if record is None:
             raise CommentNotFound(comment_id)
         return record
+
+
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+
+
+def _alert_event(
+    campaign_id: str,
+    kind: SurgeKind,
+    alert_id: str,
+    verdict: Verdict,
+    raised: Severity | None,
+    now: datetime,
+) -> ModerationAlert:
+    severity = verdict.severity or raised or "info"
+    state: Literal["raised", "cleared"] = "raised" if verdict.severity else "cleared"
+    text = message(kind, verdict)
+    if state == "cleared":
+        text = f"Subsided: {text}"
+    return ModerationAlert(
+        id=derived_id(alert_id, state, severity),
+        subject=campaign_id,
+        time=now,
+        data=ModerationAlertData(
+            alert_id=alert_id,
+            kind=kind,
+            severity=severity,
+            window_seconds=int(WINDOW.total_seconds()),
+            observed=verdict.observed,
+            baseline=verdict.baseline,
+            message=text,
+            state=state,
+            campaign_id=campaign_id,
+        ),
+    )
 
 
 def _with_duplicate(result: ModerationDecision) -> ModerationDecision:

@@ -1,0 +1,80 @@
+"""Surge alerts: raised against the campaign's own baseline, escalated, and cleared with
+hysteresis, once per change."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+import pytest
+
+from kolot.common.events import (
+    CommentSubmitted,
+    CommentSubmittedData,
+    ModerationAlert,
+)
+from kolot.moderation.service import ModerationService
+from kolot.moderation.surge import Counts, assess
+from tests.unit.moderation.test_moderation_service import T0, MemoryStore, Recorder
+
+
+@pytest.mark.parametrize(
+    ("counts", "raised", "severity"),
+    [
+        (Counts(window=3, before=0), None, None),  # a quiet campaign's first comments
+        (Counts(window=8, before=0), None, "warning"),  # abuse from nowhere
+        (Counts(window=20, before=0), None, "critical"),
+        (Counts(window=20, before=36 * 10), None, None),  # busy campaign, twice as busy
+        (Counts(window=35, before=36 * 10), None, "warning"),
+        (Counts(window=60, before=36 * 10), None, "critical"),
+        (Counts(window=5, before=0), "warning", "warning"),  # not subsided enough yet
+        (Counts(window=3, before=0), "warning", None),  # subsided: cleared
+    ],
+)
+def test_abuse_surges_are_judged_against_the_baseline(
+    counts: Counts, raised: str | None, severity: str | None
+) -> None:
+    assert assess("abuse_surge", counts, raised=raised).severity == severity  # type: ignore[arg-type]
+
+
+def threat(n: int, at: datetime) -> CommentSubmitted:
+    text = f"I will kill you {n}"
+    return CommentSubmitted(
+        subject="c1",
+        time=at,
+        data=CommentSubmittedData(
+            comment_id=f"t{n}",
+            participant_id=f"p{n}",
+            text=text,
+            text_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        ),
+    )
+
+
+async def test_an_abuse_surge_is_raised_once_and_cleared_when_it_subsides() -> None:
+    store, bus = MemoryStore(), Recorder()
+    now = [T0]
+    service = ModerationService(store, bus, clock=lambda: now[0])
+
+    await service.moderate([threat(i, T0) for i in range(10)])
+    alerts = bus.of_type(ModerationAlert)
+    assert len(alerts) == 1
+    (alert,) = alerts
+    assert isinstance(alert, ModerationAlert)
+    assert (alert.data.kind, alert.data.severity, alert.data.state) == (
+        "abuse_surge",
+        "warning",
+        "raised",
+    )
+    assert (alert.data.observed, alert.data.campaign_id) == (10.0, "c1")
+
+    await service.moderate([threat(10, T0)])  # still surging: nothing new
+    assert len(bus.of_type(ModerationAlert)) == 1
+
+    now[0] = T0 + timedelta(minutes=30)
+    await service.watch(["c1"])
+    cleared = [a for a in bus.of_type(ModerationAlert) if a.data.state == "cleared"]  # type: ignore[attr-defined]
+    assert len(cleared) == 1
+    assert cleared[0].data.alert_id == alert.data.alert_id  # type: ignore[attr-defined]
+    await service.watch(["c1"])
+    assert len(bus.of_type(ModerationAlert)) == 2
