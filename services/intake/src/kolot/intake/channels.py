@@ -288,7 +288,7 @@ class ChannelGateway:
         self.service = service
         self.channel_secret = channel_secret
         self.limiter = limiter
-        self.known = known or KnownSenders()
+        self.known = known if known is not None else KnownSenders()
         self._max_comment_chars = max_comment_chars
         # a key of its own for phone numbers, derived from the participant secret
         self._phone_key = hmac.new(
