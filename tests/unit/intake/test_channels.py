@@ -219,5 +219,5 @@ def test_replies_name_the_comment_by_its_short_reference() -> None:
     ref = short_ref("0192f3c4-89ab-7def-8123-456789abcdef")
     assert ref == "0192F3C4"
     for language in ("he", "ar", "en"):
-        text = reply_text("accepted", language, title="T", ref=ref)  # type: ignore[arg-type]
+        text = reply_text("accepted", language, title="T", ref=ref)
         assert ref in text
