@@ -342,3 +342,20 @@ async def test_the_transparency_report_counts_decisions_reasons_and_appeals(
     assert (report.automatic, report.human, report.overturned_automatic) == (2, 1, 1)
     assert report.appeals == {"open": 1, "upheld": 0, "overturned": 0}
     assert report.median_seconds_to_decision == 0.0
+
+
+# --- velocity ----------------------------------------------------------------------------------
+
+
+async def test_a_burst_from_one_participant_goes_to_people(
+    service: ModerationService, store: MemoryStore
+) -> None:
+    await service.moderate([comment(f"b{i}", f"Opinion number {i}") for i in range(4)])
+    assert all(r.status == "approved" for r in store.comments.values())
+    await service.moderate([comment(f"b{i}", f"Opinion number {i}") for i in range(4, 8)])
+    late = [store.comments[f"b{i}"] for i in range(4, 8)]
+    assert all(
+        (r.status, r.reasons, r.scores.get("burst")) == ("pending", ["spam"], 1.0) for r in late
+    )
+    await service.moderate([comment("other", "Opinion number 1", author="someone")])
+    assert store.comments["other"].status == "approved"

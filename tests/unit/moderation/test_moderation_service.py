@@ -23,6 +23,7 @@ from kolot.common.events import (
     ModerationMode,
     derived_id,
 )
+from kolot.moderation.learning import Example
 from kolot.moderation.models import (
     AppealRecord,
     AuditEntry,
@@ -51,6 +52,7 @@ class MemoryStore:
         self.audit_log: dict[str, AuditEntry] = {}
         self.cluster_docs: dict[str, dict[str, Any]] = {}
         self.alert_docs: dict[str, dict[str, Any]] = {}
+        self.example_docs: dict[str, dict[str, Any]] = {}
 
     async def policies(self, campaign_ids: Collection[str]) -> dict[str, CampaignPolicy]:
         return {c: self.campaigns[c] for c in campaign_ids if c in self.campaigns}
@@ -245,6 +247,27 @@ class MemoryStore:
             return False
         self.alert_docs[document["_id"]] = {**document, "revision": revision + 1}
         return True
+
+    async def recent_authors(
+        self, participants: Collection[str], client_refs: Collection[str], *, since: datetime
+    ) -> list[dict[str, Any]]:
+        return [
+            r.to_document()
+            for r in self.comments.values()
+            if r.submitted_at >= since
+            and (r.participant_id in participants or r.client_ref in client_refs)
+        ]
+
+    async def add_examples(self, examples: Sequence[dict[str, Any]]) -> None:
+        for example in examples:
+            self.example_docs[example["_id"]] = example
+
+    async def examples(self) -> list[Example]:
+        return [Example(e["language"], e["key"], e["rejected"]) for e in self.example_docs.values()]
+
+    async def examples_version(self) -> str:
+        latest = max((e["at"] for e in self.example_docs.values()), default="")
+        return f"{len(self.example_docs)}:{latest}"
 
     async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]:
         return [a for a in self.appeal_records.values() if a.campaign_id == campaign_id]

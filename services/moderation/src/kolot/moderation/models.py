@@ -36,6 +36,7 @@ APPEALS = "appeals"
 AUDIT = "audit"
 CLUSTERS = "clusters"
 ALERTS = "alerts"
+EXAMPLES = "examples"
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -105,6 +106,8 @@ class CommentRecord(_Stored):
     flag_reasons: list[str] = Field(default_factory=list)
     hidden_by_flags: bool = False
     """Flags reached the campaign's threshold: hidden and waiting for a person."""
+    client_ref: str | None = None
+    """Intake's keyed hash of the client address (never the address), for burst signals."""
 
     def to_document(self) -> dict[str, Any]:
         document = self.model_dump()

@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from kolot.common.events import Decision
 from kolot.common.store import Document, stamp
+from kolot.moderation.learning import Example
 from kolot.moderation.models import (
     ALERTS,
     APPEALS,
@@ -23,6 +24,7 @@ from kolot.moderation.models import (
     CAMPAIGNS,
     CLUSTERS,
     COMMENTS,
+    EXAMPLES,
     FLAGS,
     AppealOutcome,
     AppealRecord,
@@ -48,6 +50,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("cluster_id", ASCENDING)]),
         IndexModel([("campaign_id", ASCENDING), ("submitted_at", ASCENDING)]),
+        IndexModel([("participant_id", ASCENDING), ("submitted_at", ASCENDING)]),
+        IndexModel([("client_ref", ASCENDING), ("submitted_at", ASCENDING)]),
     ],
     CAMPAIGNS: [],
     FLAGS: [
@@ -61,6 +65,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     CLUSTERS: [IndexModel([("campaign_id", ASCENDING), ("seq", ASCENDING)])],
     ALERTS: [IndexModel([("campaign_id", ASCENDING)])],
+    EXAMPLES: [IndexModel([("at", DESCENDING)])],
 }
 
 
@@ -425,6 +430,44 @@ class MongoModerationRepository:
     async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]:
         cursor = self._appeals().find({"campaign_id": campaign_id})
         return [AppealRecord.from_document(doc) async for doc in cursor]
+
+    # velocity
+
+    async def recent_authors(
+        self, participants: Collection[str], client_refs: Collection[str], *, since: datetime
+    ) -> list[Document]:
+        """Comments since ``since`` by these participants or from these client addresses."""
+        if not participants and not client_refs:
+            return []
+        either: list[Document] = [{"participant_id": {"$in": list(participants)}}]
+        if client_refs:
+            either.append({"client_ref": {"$in": list(client_refs)}})
+        cursor = self._comments.find(
+            {"submitted_at": {"$gte": since}, "$or": either},
+            {"participant_id": 1, "client_ref": 1},
+        )
+        return [doc async for doc in cursor]
+
+    # moderators' decisions as training examples
+
+    async def add_examples(self, examples: Sequence[Document]) -> None:
+        """Upsert by comment: a later decision on a comment (an appeal) replaces its label."""
+        if examples:
+            await self._database()[EXAMPLES].bulk_write(
+                [UpdateOne({"_id": e["_id"]}, {"$set": e}, upsert=True) for e in examples],
+                ordered=False,
+            )
+
+    async def examples(self) -> list[Example]:
+        cursor = self._database()[EXAMPLES].find({}, {"language": 1, "key": 1, "rejected": 1})
+        return [Example(d["language"], d["key"], bool(d["rejected"])) async for d in cursor]
+
+    async def examples_version(self) -> str:
+        # labels can change without the count changing; the stamp of the latest one catches it
+        collection = self._database()[EXAMPLES]
+        latest = await collection.find_one({}, {"at": 1}, sort=[("at", DESCENDING)])
+        count = await collection.count_documents({})
+        return f"{count}:{latest['at'] if latest else ''}"
 
     # surges
 

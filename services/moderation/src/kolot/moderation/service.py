@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -47,6 +48,7 @@ from kolot.common.events import (
 )
 from kolot.common.store import Document, stamp
 from kolot.moderation.clusters import Assignment, Candidate, Clusterer, ClusterStore, eligible
+from kolot.moderation.learning import Example, Learner, example_document
 from kolot.moderation.models import (
     STATUS_OF,
     AppealOutcome,
@@ -61,6 +63,7 @@ from kolot.moderation.models import (
 from kolot.moderation.pipeline import (
     DUPLICATE,
     ModerationDecision,
+    Signals,
     analyse_batch,
     decide_analysis,
     normalise,
@@ -94,6 +97,10 @@ CAMPAIGN_EVENTS: tuple[type[CampaignEvent], ...] = (
 HumanDecision = Literal["approve", "reject"]
 MODERATOR_REASON = "moderator"
 FLAGS_REASON = "flags"
+BURST_WINDOW = timedelta(minutes=5)
+BURST_PER_PARTICIPANT = 6
+"""Comments by one participant in ``BURST_WINDOW`` beyond which a person looks."""
+BURST_PER_ADDRESS = 30
 APPEAL_REASON = "appeal"
 
 
@@ -168,6 +175,12 @@ class ModerationStore(Protocol):
         self, campaign_id: str, *, now: datetime, window: timedelta, baseline: timedelta
     ) -> dict[SurgeKind, Counts]: ...
     async def alerts(self, campaign_id: str) -> dict[str, Document]: ...
+    async def add_examples(self, examples: Sequence[Document]) -> None: ...
+    async def examples(self) -> list[Example]: ...
+    async def examples_version(self) -> str: ...
+    async def recent_authors(
+        self, participants: Collection[str], client_refs: Collection[str], *, since: datetime
+    ) -> list[Document]: ...
     async def save_alert(self, document: Document, *, revision: int) -> bool: ...
 
 
@@ -267,6 +280,7 @@ def automatic_record(
         risk=result.risk,
         cluster_id=cluster_id,
         absorbed=absorbed,
+        client_ref=event.data.client_ref,
     )
 
 
@@ -452,6 +466,7 @@ class ModerationService:
         self._unknown_mode: ModerationMode = unknown_campaign_mode
         self._clock = clock
         self._clusterer = Clusterer(store)
+        self._learner = Learner(store)
 
     # from the bus
 
@@ -477,9 +492,16 @@ class ModerationService:
         now = _to_millis(self._clock())
         batch = [event for event in unique.values() if event.data.comment_id in fresh]
         analyses = analyse_batch([event.data.text for event in batch])
+        await self._learner.refresh()
+        learned = self._learner.models.score([(a.language, a.key) for a in analyses])
+        bursts = await self._bursts(batch)
         decisions = [
-            decide_analysis(analysis, mode=self._mode(policies, event.subject))
-            for event, analysis in zip(batch, analyses, strict=True)
+            decide_analysis(
+                analysis,
+                mode=self._mode(policies, event.subject),
+                signals=Signals(learned=score, burst=event.data.comment_id in bursts),
+            )
+            for event, analysis, score in zip(batch, analyses, learned, strict=True)
         ]
         clusters = await self._cluster(batch, decisions)
         representatives = await self._store.get_many(
@@ -526,6 +548,34 @@ class ModerationService:
         await self._publish(batches)
         await self._store.mark_emitted([record.comment_id for record in to_emit])
         await self.watch({record.campaign_id for record in records})
+
+    async def _bursts(self, batch: Sequence[CommentSubmitted]) -> set[str]:
+        """Comments whose author, or whose client address, sent more than people write.
+
+        Counted over ``BURST_WINDOW`` before each comment's submission, from the store and the
+        batch together. Only a reason to ask a person: a family or an office shares an address.
+        """
+        if not batch:
+            return set()
+        since = min(event.time for event in batch) - BURST_WINDOW
+        participants = {e.data.participant_id for e in batch}
+        refs = {e.data.client_ref for e in batch if e.data.client_ref}
+        stored = await self._store.recent_authors(participants, refs, since=since)
+        seen = {e.data.comment_id for e in batch}
+        by_author: Counter[str] = Counter(
+            d["participant_id"] for d in stored if d["_id"] not in seen
+        )
+        by_ref: Counter[str] = Counter(
+            d["client_ref"] for d in stored if d.get("client_ref") and d["_id"] not in seen
+        )
+        by_author.update(e.data.participant_id for e in batch)
+        by_ref.update(e.data.client_ref for e in batch if e.data.client_ref)
+        return {
+            e.data.comment_id
+            for e in batch
+            if by_author[e.data.participant_id] > BURST_PER_PARTICIPANT
+            or (e.data.client_ref and by_ref[e.data.client_ref] > BURST_PER_ADDRESS)
+        }
 
     async def _cluster(
         self, batch: Sequence[CommentSubmitted], decisions: Sequence[ModerationDecision]
@@ -750,6 +800,7 @@ class ModerationService:
                 at=_to_millis(self._clock()),
             )
             if updated is not None:
+                await self._learn(updated)
                 await self._store.add_audit(
                     [
                         audit_entry(
@@ -844,6 +895,7 @@ class ModerationService:
                     at=at,
                 )
             if updated is not None:
+                await self._learn(updated)
                 await self._store.add_audit(
                     [
                         audit_entry(
@@ -860,6 +912,18 @@ class ModerationService:
                 await self._publish([appeal_events(appeal, updated, republish=republish)])
                 return updated
         raise DecisionConflict(await self._require(appeal.comment_id))
+
+    async def _learn(self, record: CommentRecord) -> None:
+        """A person's decision becomes a training example of the classifier for its language."""
+        if record.decision == "review" or record.language == "und":
+            return
+        normalised = normalise(record.redacted_text)
+        example = Example(
+            record.language, normalised.folded or normalised.key, record.decision == "reject"
+        )
+        at = stamp(record.decided_at)
+        await self._store.add_examples([example_document(record.comment_id, example, at=at)])
+        self._learner.stale()
 
     async def audit(
         self, *, campaign_id: str | None, comment_id: str | None, actor: str | None, limit: int

@@ -147,8 +147,8 @@ def decide_analysis(
         certain.add("spam")
     elif spam_hits or signals.burst:
         uncertain.add("spam")
-    if signals.learned is not None and signals.learned >= LEARNED_REVIEW and not certain:
-        uncertain.add("abuse")
+    # the moderators' model names no category: it only says people rejected texts like this
+    learned_doubt = signals.learned is not None and signals.learned >= LEARNED_REVIEW
     scores = {"rules": analysis.rules_score}
     if signals.learned is not None:
         scores["learned"] = round(signals.learned, 3)
@@ -169,10 +169,10 @@ def decide_analysis(
         decision = "reject"
         reasons = tuple(c for c in CATEGORIES if c in certain | uncertain) + notes
         statement = rejection_statement(reasons, language=analysis.language)
-    elif mode == "pre" or (uncertain and mode == "auto"):
+    elif mode == "pre" or ((uncertain or learned_doubt) and mode == "auto"):
         decision = "review"
         why = tuple(c for c in CATEGORIES if c in uncertain)
-        reasons = (why or (PRE_MODERATION,)) + notes
+        reasons = (why or ((PRE_MODERATION,) if mode == "pre" else ())) + notes
         statement = review_statement(language=analysis.language)
     else:
         decision = "approve"
