@@ -76,6 +76,13 @@ RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
         ("GET", "/v1/subscriptions"): frozenset({Role.INTEGRATOR}),
         ("GET", "/v1/subscriptions/{subscription_id}/deliveries"): frozenset({Role.INTEGRATOR}),
         ("DELETE", "/v1/subscriptions/{subscription_id}"): frozenset({Role.INTEGRATOR}),
+        ("POST", "/v1/disseminations"): ADMIN,
+        ("GET", "/v1/disseminations"): ADMIN,
+        ("GET", "/v1/disseminations/{dissemination_id}"): ADMIN,
+        ("POST", "/v1/disseminations/{dissemination_id}/recipients"): ADMIN,
+        # the token in the path (from the message itself) is the authorisation
+        ("POST", "/v1/unsubscribe/{token}"): ANYONE,
+        ("PUT", "/v1/preferences/{token}"): ANYONE,
     },
     "metrics": {
         ("GET", "/v1/campaigns/{campaign_id}/stats"): frozenset({Role.ANALYST}),

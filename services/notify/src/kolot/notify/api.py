@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import html
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import TypeAdapter, ValidationError
 
 from kolot.common.auth import Role, Staff
+from kolot.common.events import Spend
 from kolot.common.problems import Problem
 from kolot.common.web import require_staff
+from kolot.notify.disseminations import (
+    INVITING_CHANNELS,
+    MAX_ROWS,
+    DisseminationNotFound,
+    DisseminationService,
+    LinkNotFound,
+    RecipientList,
+    RecipientListError,
+    parse_csv,
+    recipient_from,
+)
 from kolot.notify.models import DeliveryStatus
+from kolot.notify.repository import ContactRepository
 from kolot.notify.schemas import (
     DeliveryLog,
     DeliveryPublic,
+    DisseminationCreate,
+    DisseminationList,
+    DisseminationPublic,
+    Preferences,
+    PreferencesPublic,
+    RecipientIn,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionList,
@@ -102,3 +124,240 @@ async def delete_subscription(
     except SubscriptionNotFound as exc:
         raise _not_found(subscription_id) from exc
     return Response(status_code=204)
+
+
+# --- disseminations (admin) -------------------------------------------------------------------
+
+
+def get_disseminations(request: Request) -> DisseminationService:
+    service: DisseminationService = request.app.state.disseminations
+    return service
+
+
+def get_contacts(request: Request) -> ContactRepository:
+    contacts: ContactRepository = request.app.state.contacts
+    return contacts
+
+
+DisseminationsDep = Annotated[DisseminationService, Depends(get_disseminations)]
+ContactsDep = Annotated[ContactRepository, Depends(get_contacts)]
+Admin = Annotated[Staff, Depends(require_staff(Role.ADMIN))]
+MAX_LIST_BYTES = 20 * 1024 * 1024
+
+disseminations_router = APIRouter(prefix="/v1/disseminations", tags=["disseminations"])
+
+
+def _dissemination_not_found(dissemination_id: str) -> Problem:
+    return Problem(
+        404,
+        "dissemination-not-found",
+        "No such dissemination",
+        f"no dissemination {dissemination_id}",
+    )
+
+
+def _recipient_list(items: list[RecipientIn], channel: str) -> RecipientList:
+    result = RecipientList()
+    for number, recipient in enumerate(items, start=1):
+        values = {
+            "consent": "yes" if recipient.consent else "no",
+            "email": recipient.email or "",
+            "phone": recipient.phone or "",
+            "language": recipient.language or "",
+        }
+        recipient_from(number, values, channel=channel, into=result)
+    return result
+
+
+def _needs_inviting_channel(channel: str) -> None:
+    if channel not in INVITING_CHANNELS:
+        raise Problem(
+            422,
+            "channel-sends-no-invitations",
+            "This channel sends no invitations",
+            f"recipients are for the channels {sorted(INVITING_CHANNELS)}, not {channel!r}",
+        )
+
+
+@disseminations_router.post(
+    "",
+    status_code=201,
+    summary="Register a dissemination (source, channel, spend), optionally with recipients",
+    description=(
+        "Announced on the bus as `kolot.dissemination.registered`, so the funnel is priced per "
+        "source. With `recipients` (channels `email` and `sms`), a personal invitation with a "
+        "tracked link is sent to each one who consented; the others are refused and counted."
+    ),
+)
+async def create_dissemination(
+    body: DisseminationCreate, staff: Admin, service: DisseminationsDep
+) -> DisseminationPublic:
+    recipients = None
+    if body.recipients is not None:
+        _needs_inviting_channel(body.channel)
+        recipients = _recipient_list(body.recipients, body.channel)
+    dissemination = await service.register(
+        campaign_id=body.campaign_id,
+        source=body.source,
+        channel=body.channel,
+        spend=None
+        if body.spend is None
+        else Spend(amount=body.spend.amount, currency=body.spend.currency),
+        language=body.language,
+        created_by=staff.subject,
+        recipients=recipients,
+    )
+    return DisseminationPublic.of(
+        dissemination, errors=None if recipients is None else recipients.errors
+    )
+
+
+@disseminations_router.get("", summary="Disseminations, newest first")
+async def list_disseminations(
+    _: Admin,
+    service: DisseminationsDep,
+    campaign_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DisseminationList:
+    found = await service.recent(campaign_id, limit=limit)
+    return DisseminationList(items=[DisseminationPublic.of(d) for d in found])
+
+
+@disseminations_router.get(
+    "/{dissemination_id}", summary="A dissemination and its invitations' progress by status"
+)
+async def get_dissemination(
+    dissemination_id: str, _: Admin, service: DisseminationsDep
+) -> DisseminationPublic:
+    try:
+        dissemination = await service.get(dissemination_id)
+        progress = await service.progress(dissemination_id)
+    except DisseminationNotFound as exc:
+        raise _dissemination_not_found(dissemination_id) from exc
+    return DisseminationPublic.of(dissemination, progress=progress)
+
+
+@disseminations_router.post(
+    "/{dissemination_id}/recipients",
+    status_code=202,
+    summary="Invite a list of contacts (CSV, or a JSON array of recipients)",
+    description=(
+        "`text/csv` (UTF-8, header row): a `consent` column (yes/true/1/כן/نعم) and `email` (or "
+        "`phone` for SMS), optionally `language` (he, ar, en); other columns are ignored and "
+        f"never stored. At most {MAX_ROWS} rows. Rows without consent or a valid address are "
+        "refused and reported; an address already invited by this dissemination, or that "
+        "unsubscribed, is not invited again. Contacts are sealed (encrypted) at rest. Answers "
+        "202: the invitations go out at the provider's rate; follow the progress with GET."
+    ),
+    responses={
+        415: {"description": "neither text/csv nor application/json"},
+        422: {"description": "the list cannot be read, or the channel sends no invitations"},
+    },
+)
+async def add_recipients(
+    dissemination_id: str, request: Request, _: Admin, service: DisseminationsDep
+) -> DisseminationPublic:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in {"text/csv", "application/csv", "application/vnd.ms-excel",
+                          "application/json"}:  # fmt: skip
+        raise Problem(
+            415, "unsupported-media-type", "Send CSV or JSON", "the body must be text/csv or JSON"
+        )
+    try:
+        dissemination = await service.get(dissemination_id)
+    except DisseminationNotFound as exc:
+        raise _dissemination_not_found(dissemination_id) from exc
+    _needs_inviting_channel(dissemination.channel)
+    body = await request.body()
+    try:
+        if media_type == "application/json":
+            items = TypeAdapter(list[RecipientIn]).validate_json(body or b"null")
+            if len(items) > MAX_ROWS:
+                raise RecipientListError(f"at most {MAX_ROWS} recipients per upload")
+            recipients = _recipient_list(items, dissemination.channel)
+        else:
+            recipients = parse_csv(body, channel=dissemination.channel)
+    except (RecipientListError, ValidationError) as exc:
+        raise Problem(422, "unreadable-list", "The list cannot be read", str(exc)[:1000]) from exc
+    updated = await service.add_recipients(dissemination_id, recipients)
+    return DisseminationPublic.of(updated, errors=recipients.errors)
+
+
+# --- links, unsubscribe and preferences (anyone holding the link) -----------------------------
+
+links_router = APIRouter(tags=["links"])
+
+
+def _unknown_link() -> Problem:
+    return Problem(404, "link-not-found", "No such link", "the link is unknown or was erased")
+
+
+@links_router.get(
+    "/r/{token}",
+    status_code=302,
+    summary="Follow a tracked invitation link: 302 to the consultation",
+    response_class=RedirectResponse,
+    responses={302: {"description": "to the consultation's public page"}},
+)
+async def follow_link(
+    token: Annotated[str, Path(max_length=64)], service: DisseminationsDep
+) -> RedirectResponse:
+    try:
+        target = await service.click(token)
+    except LinkNotFound as exc:
+        raise _unknown_link() from exc
+    return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+@links_router.post(
+    "/v1/unsubscribe/{token}",
+    summary="One-click unsubscribe (RFC 8058): the link in every message's List-Unsubscribe",
+)
+async def unsubscribe(
+    token: Annotated[str, Path(max_length=64)], service: DisseminationsDep
+) -> dict[str, bool]:
+    if not await service.unsubscribe(token):
+        raise _unknown_link()
+    return {"unsubscribed": True}
+
+
+@links_router.get(
+    "/v1/unsubscribe/{token}",
+    summary="The unsubscribe page (a GET never unsubscribes: mail scanners follow links)",
+    response_class=HTMLResponse,
+)
+async def unsubscribe_page(token: Annotated[str, Path(max_length=64)]) -> HTMLResponse:
+    action = html.escape(f"/v1/unsubscribe/{token}", quote=True)
+    return HTMLResponse(
+        '<!DOCTYPE html>\n<html lang="he" dir="rtl"><head><meta charset="utf-8">'
+        "<title>הסרה · إلغاء الاشتراك · Unsubscribe</title></head><body>"
+        f'<form method="post" action="{action}">'
+        '<button type="submit">הסרה · إلغاء الاشتراك · Unsubscribe</button></form>'
+        "</body></html>"
+    )
+
+
+@links_router.get("/v1/preferences/{token}", summary="A participant's notification preferences")
+async def get_preferences(
+    token: Annotated[str, Path(max_length=64)], contacts: ContactsDep
+) -> PreferencesPublic:
+    contact = await contacts.by_token(token)
+    if contact is None:
+        raise _unknown_link()
+    return PreferencesPublic(
+        frequency=contact.frequency, unsubscribed=contact.unsubscribed, language=contact.language
+    )
+
+
+@links_router.put(
+    "/v1/preferences/{token}",
+    summary="Change one's preferences: immediate or a daily digest, (un)subscribed",
+)
+async def put_preferences(
+    token: Annotated[str, Path(max_length=64)], body: Preferences, contacts: ContactsDep
+) -> PreferencesPublic:
+    if not await contacts.update_preferences(
+        token, frequency=body.frequency, unsubscribed=body.unsubscribed
+    ):
+        raise _unknown_link()
+    return await get_preferences(token, contacts)

@@ -6,13 +6,33 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kolot.common import web
-from kolot.common.events import WebhookDelivered, WebhookFailed
+from kolot.common.contacts import ContactSealer
+from kolot.common.events import (
+    DisseminationRegistered,
+    InvitationSent,
+    LinkClicked,
+    NotificationFailed,
+    NotificationSent,
+    WebhookDelivered,
+    WebhookFailed,
+)
 from kolot.common.runtime import Runtime
 from kolot.common.store import Document
+from kolot.notify.api import MAX_LIST_BYTES, disseminations_router, links_router
 from kolot.notify.api import router as subscriptions_router
+from kolot.notify.channels import create_mailer, create_sms_provider
 from kolot.notify.delivery import DeliveryWorker
-from kolot.notify.handlers import webhooks_consumer
-from kolot.notify.repository import INDEXES, DeliveryRepository, SubscriptionRepository
+from kolot.notify.disseminations import DisseminationService, RecipientRefs
+from kolot.notify.handlers import participants_consumer, webhooks_consumer
+from kolot.notify.messaging import MessageWorker
+from kolot.notify.notifications import NotificationPlanner
+from kolot.notify.repository import (
+    INDEXES,
+    ContactRepository,
+    DeliveryRepository,
+    DisseminationRepository,
+    SubscriptionRepository,
+)
 from kolot.notify.service import EventFanout, SubscriptionCache, SubscriptionService
 from kolot.notify.settings import NotifySettings
 from kolot.notify.transport import WebhookSender, create_http_client
@@ -33,6 +53,38 @@ def create_app(settings: NotifySettings) -> FastAPI:
     fanout = EventFanout(cache=cache, deliveries=deliveries, on_recorded=worker.wake)
     runtime.consumer(webhooks_consumer(runtime.streams, fanout))
 
+    sealer = ContactSealer(settings.contact_keys.get_secret_value())
+    contacts = ContactRepository(database)
+    disseminations = DisseminationRepository(database)
+    dissemination_service = DisseminationService(
+        repository=disseminations,
+        contacts=contacts,
+        publisher=runtime.publisher,
+        sealer=sealer,
+        refs=RecipientRefs(settings.contact_keys.get_secret_value()),
+        public_url=settings.public_url,
+    )
+    messages = MessageWorker(
+        settings,
+        contacts=contacts,
+        notifications=disseminations.notifications,
+        invitations=disseminations.invitations,
+        disseminations=dissemination_service,
+        sealer=sealer,
+        mailer=create_mailer(settings),
+        sms=create_sms_provider(settings),
+        publisher=runtime.publisher,
+    )
+    dissemination_service.on_queued = messages.wake
+    planner = NotificationPlanner(
+        contacts=contacts,
+        outbox=disseminations.notifications,
+        public_url=settings.public_url,
+        digest_hour=settings.digest_hour,
+        on_planned=messages.wake,
+    )
+    runtime.consumer(participants_consumer(runtime.streams, planner))
+
     async def deliver_webhooks(_: Runtime) -> None:
         # for the life of the app, once the store and the bus are up; cancelled on shutdown
         # before the consumers stop, after which the HTTP client closes
@@ -42,13 +94,28 @@ def create_app(settings: NotifySettings) -> FastAPI:
         ):
             await worker.run(WebhookSender(client, timeout=settings.webhook_timeout))
 
+    async def send_messages(_: Runtime) -> None:
+        await messages.run()
+
     runtime.publishes("events", WebhookDelivered, WebhookFailed)
+    runtime.publishes(
+        "events",
+        DisseminationRegistered,
+        InvitationSent,
+        LinkClicked,
+        NotificationSent,
+        NotificationFailed,
+    )
     app = web.create_app(
         runtime,
         title="Kolot notify",
-        description="Signed webhooks of public events for ministries; dissemination to come.",
-        routers=[subscriptions_router],
-        background=[deliver_webhooks],
+        description=(
+            "Signed webhooks of public events for ministries, participant notifications "
+            "(e-mail, SMS) and disseminations with tracked invitations."
+        ),
+        routers=[subscriptions_router, disseminations_router, links_router],
+        background=[deliver_webhooks, send_messages],
+        body_limits=[(r"/v1/disseminations/[^/]+/recipients", MAX_LIST_BYTES)],
     )
     app.state.subscriptions = SubscriptionService(
         subscriptions=subscriptions,
@@ -56,4 +123,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         cache=cache,
         allowed_hosts=settings.webhook_allowed_hosts,
     )
+    app.state.disseminations = dissemination_service
+    app.state.contacts = contacts
+    app.state.messages = messages
     return app

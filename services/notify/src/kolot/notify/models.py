@@ -82,3 +82,100 @@ class Delivery(_Stored):
     @staticmethod
     def key(subscription_id: str, event_id: str) -> str:
         return f"{subscription_id}:{event_id}"
+
+
+# --- participant notifications and disseminations --------------------------------------------
+# Times in these documents are updated, so they are stamp() text (docs/embedded-store.md).
+
+Language = Literal["he", "ar", "en"]
+LANGUAGES: tuple[Language, ...] = ("he", "ar", "en")
+Frequency = Literal["immediate", "daily"]
+MessageStatus = Literal["pending", "sending", "sent", "bounced", "failed", "skipped"]
+MESSAGE_STATUSES: tuple[MessageStatus, ...] = (
+    "pending",
+    "sending",
+    "sent",
+    "bounced",
+    "failed",
+    "skipped",
+)
+Template = Literal["reply", "decision", "appeal", "outcome"]
+
+
+class Contact(_Stored):
+    """How to reach one participant (``_id``: the participant id), sealed as intake sealed it:
+    opened only to send, never stored or logged in clear."""
+
+    contact_sealed: str
+    consent: bool
+    language: Language = "he"
+    """The language of their latest comment, as moderation detected it."""
+    frequency: Frequency = "immediate"
+    unsubscribed: bool = False
+    token: str
+    """Bearer of the unsubscribe and preferences links (random, one per participant)."""
+    updated_at: str
+
+
+class Notification(_Stored):
+    """One thing to tell one participant; ``_id`` derived from the cause and the participant, so
+    a redelivered or replayed event plans it once."""
+
+    participant_id: str
+    template: Template
+    campaign_id: str
+    params: dict[str, str]
+    status: MessageStatus = "pending"
+    due_at: str
+    """When it is due (a digest: the next digest hour); while ``sending``, the lease's end."""
+    digest: bool = False
+    """Planned for a daily digest: sent together with the participant's other digest items."""
+    attempts: int = 0
+    channel: str | None = None
+    error: str | None = None
+    created_at: str
+    sent_at: str | None = None
+    pending_event: bool | None = None
+    revision: int = 0
+
+
+class Dissemination(_Stored):
+    campaign_id: str
+    source: str
+    channel: str
+    spend_amount: float | None = None
+    spend_currency: str | None = None
+    language: Language = "he"
+    created_by: str
+    created_at: str
+    recipients: int = 0
+    """Invitations queued so far (consenting, reachable, not unsubscribed)."""
+    refused: int = 0
+    """Rows of the uploaded lists that were refused (no consent, invalid, unsubscribed)."""
+    revision: int = 0
+    """Bumped by every change that is announced: the announcement's id derives from it."""
+    announced: int = -1
+    """The revision whose ``dissemination.registered`` reached the bus."""
+
+
+class Invitation(_Stored):
+    """One invitation of a dissemination to one recipient: ``_id`` derived from both, so
+    uploading the same list twice invites nobody twice."""
+
+    dissemination_id: str
+    campaign_id: str
+    source: str
+    channel: str
+    token: str
+    """The personal tracked link's token (``GET /r/{token}``)."""
+    contact_sealed: str
+    recipient_ref: str
+    language: Language = "he"
+    status: MessageStatus = "pending"
+    due_at: str
+    attempts: int = 0
+    error: str | None = None
+    created_at: str
+    sent_at: str | None = None
+    pending_event: bool | None = None
+    revision: int = 0

@@ -6,16 +6,33 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from kolot.common.store import Document
-from kolot.notify.models import CLAIMABLE, Delivery, DeliveryStatus, Subscription
+from kolot.notify.models import (
+    CLAIMABLE,
+    MESSAGE_STATUSES,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    Dissemination,
+    Frequency,
+    Invitation,
+    Language,
+    Subscription,
+)
 
 SUBSCRIPTIONS = "subscriptions"
 DELIVERIES = "deliveries"
+CONTACTS = "contacts"
+AUTHORSHIP = "authorship"
+NOTIFICATIONS = "notifications"
+DISSEMINATIONS = "disseminations"
+INVITATIONS = "invitations"
+SUPPRESSIONS = "suppressions"
 DUPLICATE_KEY = 11000
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -28,6 +45,20 @@ INDEXES: dict[str, list[IndexModel]] = {
         # outcomes whose event has not reached the bus yet (few at any time)
         IndexModel([("pending_event", ASCENDING)], partialFilterExpression={"pending_event": True}),
     ],
+    CONTACTS: [IndexModel([("token", ASCENDING)], unique=True)],
+    # comment -> its author (``_id`` is the comment), and a campaign's contributors
+    AUTHORSHIP: [IndexModel([("campaign_id", ASCENDING)]), IndexModel([("participant_id", 1)])],
+    NOTIFICATIONS: [
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
+        IndexModel([("participant_id", ASCENDING)]),
+    ],
+    DISSEMINATIONS: [IndexModel([("campaign_id", ASCENDING), ("created_at", ASCENDING)])],
+    INVITATIONS: [
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
+        IndexModel([("token", ASCENDING)], unique=True),
+        IndexModel([("dissemination_id", ASCENDING), ("status", ASCENDING)]),
+    ],
+    SUPPRESSIONS: [],
 }
 
 DatabaseProvider = Callable[[], AsyncDatabase[Document]]
@@ -160,3 +191,245 @@ class DeliveryRepository:
             .limit(limit)
         )
         return [Delivery.from_document(doc) async for doc in cursor]
+
+
+async def insert_ignoring_duplicates(
+    collection: AsyncCollection[Document], documents: Sequence[Document]
+) -> int:
+    """Insert the documents whose ``_id`` is new; returns how many were."""
+    if not documents:
+        return 0
+    try:
+        result = await collection.insert_many(list(documents), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        inserted: int = exc.details.get("nInserted", len(documents) - len(errors))
+        return inserted
+    return len(result.inserted_ids)
+
+
+class ContactRepository:
+    """Participants who may be told things, their sealed contact, and which comment is whose."""
+
+    def __init__(self, database: DatabaseProvider) -> None:
+        self._database = database
+
+    @property
+    def _contacts(self) -> AsyncCollection[Document]:
+        return self._database()[CONTACTS]
+
+    @property
+    def _authorship(self) -> AsyncCollection[Document]:
+        return self._database()[AUTHORSHIP]
+
+    async def register(self, contacts: Sequence[Contact]) -> None:
+        """Store (or refresh) contacts; the token, language and preferences of a participant
+        already known are kept."""
+        if not contacts:
+            return
+        await self._contacts.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": contact.id},
+                    {
+                        "$set": {
+                            "contact_sealed": contact.contact_sealed,
+                            "consent": contact.consent,
+                            "updated_at": contact.updated_at,
+                        },
+                        "$setOnInsert": {
+                            "token": contact.token,
+                            "language": contact.language,
+                            "frequency": contact.frequency,
+                            "unsubscribed": False,
+                        },
+                    },
+                    upsert=True,
+                )
+                for contact in contacts
+            ],
+            ordered=True,
+        )
+
+    async def record_authors(self, authors: Sequence[tuple[str, str, str]]) -> None:
+        """(comment_id, participant_id, campaign_id) of new comments; idempotent."""
+        await insert_ignoring_duplicates(
+            self._authorship,
+            [
+                {"_id": comment, "participant_id": participant, "campaign_id": campaign}
+                for comment, participant, campaign in authors
+            ],
+        )
+
+    async def authors(self, comment_ids: Sequence[str]) -> dict[str, str]:
+        cursor = self._authorship.find({"_id": {"$in": list(comment_ids)}})
+        return {doc["_id"]: doc["participant_id"] async for doc in cursor}
+
+    async def contributors(self, campaign_id: str) -> list[str]:
+        cursor = self._authorship.find({"campaign_id": campaign_id}, {"participant_id": 1})
+        return list(dict.fromkeys([doc["participant_id"] async for doc in cursor]))
+
+    async def set_languages(self, languages: dict[str, Language]) -> None:
+        if languages:
+            await self._contacts.bulk_write(
+                [
+                    UpdateOne({"_id": participant}, {"$set": {"language": language}})
+                    for participant, language in languages.items()
+                ]
+            )
+
+    async def get_many(self, participant_ids: Sequence[str]) -> dict[str, Contact]:
+        cursor = self._contacts.find({"_id": {"$in": list(participant_ids)}})
+        return {doc["_id"]: Contact.from_document(doc) async for doc in cursor}
+
+    async def by_token(self, token: str) -> Contact | None:
+        doc = await self._contacts.find_one({"token": token})
+        return None if doc is None else Contact.from_document(doc)
+
+    async def update_preferences(
+        self, token: str, *, frequency: Frequency | None = None, unsubscribed: bool | None = None
+    ) -> bool:
+        changes: Document = {}
+        if frequency is not None:
+            changes["frequency"] = frequency
+        if unsubscribed is not None:
+            changes["unsubscribed"] = unsubscribed
+        if not changes:
+            return await self._contacts.find_one({"token": token}, {"_id": 1}) is not None
+        result = await self._contacts.update_one({"token": token}, {"$set": changes})
+        return result.matched_count == 1
+
+    async def erase(self, participant_ids: Sequence[str]) -> None:
+        """Everything notify knows about them: contact (sealed), authorship, notifications."""
+        ids = list(participant_ids)
+        await self._contacts.delete_many({"_id": {"$in": ids}})
+        await self._authorship.delete_many({"participant_id": {"$in": ids}})
+        await self._database()[NOTIFICATIONS].delete_many({"participant_id": {"$in": ids}})
+
+
+class Outbox:
+    """A collection of messages to send (notifications or invitations): due ones are claimed
+    with a lease guarded by a revision counter, so two replicas never send the same one."""
+
+    def __init__(self, database: DatabaseProvider, name: str) -> None:
+        self._database = database
+        self._name = name
+
+    @property
+    def collection(self) -> AsyncCollection[Document]:
+        return self._database()[self._name]
+
+    async def insert_new(self, documents: Sequence[Document]) -> int:
+        return await insert_ignoring_duplicates(self.collection, documents)
+
+    async def due(self, *, now: str, limit: int) -> list[Document]:
+        """Pending messages that are due, and claimed ones whose lease has ended."""
+        cursor = (
+            self.collection.find(
+                {"status": {"$in": ["pending", "sending"]}, "due_at": {"$lte": now}}
+            )
+            .sort("due_at", ASCENDING)
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
+
+    async def claim(self, document: Document, *, lease_until: str) -> Document | None:
+        result = await self.collection.update_one(
+            {"_id": document["_id"], "revision": document["revision"]},
+            {
+                "$set": {"status": "sending", "due_at": lease_until},
+                "$inc": {"revision": 1, "attempts": 1},
+            },
+        )
+        if result.matched_count != 1:
+            return None
+        return {
+            **document,
+            "status": "sending",
+            "due_at": lease_until,
+            "revision": document["revision"] + 1,
+            "attempts": document["attempts"] + 1,
+        }
+
+    async def finish(self, document: Document, changes: Document) -> bool:
+        """Record an attempt's result, if the claim that made it still holds."""
+        result = await self.collection.update_one(
+            {"_id": document["_id"], "revision": document["revision"]},
+            {"$set": changes, "$inc": {"revision": 1}},
+        )
+        return result.matched_count == 1
+
+    async def with_pending_event(self, *, limit: int) -> list[Document]:
+        cursor = self.collection.find({"pending_event": True}).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def events_published(self, ids: Sequence[str]) -> None:
+        await self.collection.update_many(
+            {"_id": {"$in": list(ids)}}, {"$set": {"pending_event": None}}
+        )
+
+    async def counts(self, query: Document) -> dict[str, int]:
+        return {
+            status: await self.collection.count_documents({**query, "status": status})
+            for status in MESSAGE_STATUSES
+        }
+
+
+class DisseminationRepository:
+    def __init__(self, database: DatabaseProvider) -> None:
+        self._database = database
+        self.invitations = Outbox(database, INVITATIONS)
+        self.notifications = Outbox(database, NOTIFICATIONS)
+
+    @property
+    def _collection(self) -> AsyncCollection[Document]:
+        return self._database()[DISSEMINATIONS]
+
+    @property
+    def _suppressions(self) -> AsyncCollection[Document]:
+        return self._database()[SUPPRESSIONS]
+
+    async def insert(self, dissemination: Dissemination) -> None:
+        await self._collection.insert_one(dissemination.to_document())
+
+    async def get(self, dissemination_id: str) -> Dissemination | None:
+        doc = await self._collection.find_one({"_id": dissemination_id})
+        return None if doc is None else Dissemination.from_document(doc)
+
+    async def recent(self, campaign_id: str | None, *, limit: int) -> list[Dissemination]:
+        query: Document = {} if campaign_id is None else {"campaign_id": campaign_id}
+        cursor = self._collection.find(query).sort("created_at", DESCENDING).limit(limit)
+        return [Dissemination.from_document(doc) async for doc in cursor]
+
+    async def count_recipients(self, dissemination_id: str, *, added: int, refused: int) -> None:
+        await self._collection.update_one(
+            {"_id": dissemination_id},
+            {"$inc": {"recipients": added, "refused": refused, "revision": 1}},
+        )
+
+    async def unannounced(self, *, limit: int) -> list[Dissemination]:
+        # revision > announced: compared in Python (no $expr on nx-27017); disseminations are few
+        cursor = self._collection.find({}).sort("created_at", DESCENDING).limit(limit)
+        found = [Dissemination.from_document(doc) async for doc in cursor]
+        return [d for d in found if d.announced < d.revision]
+
+    async def announced(self, dissemination_id: str, revision: int) -> None:
+        await self._collection.update_one(
+            {"_id": dissemination_id, "announced": {"$lte": revision}},
+            {"$set": {"announced": revision}},
+        )
+
+    async def invitation_by_token(self, token: str) -> Invitation | None:
+        doc = await self.invitations.collection.find_one({"token": token})
+        return None if doc is None else Invitation.from_document(doc)
+
+    async def suppress(self, recipient_ref: str) -> None:
+        await self._suppressions.update_one(
+            {"_id": recipient_ref}, {"$set": {"_id": recipient_ref}}, upsert=True
+        )
+
+    async def suppressed(self, recipient_refs: Sequence[str]) -> set[str]:
+        cursor = self._suppressions.find({"_id": {"$in": list(recipient_refs)}}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}

@@ -7,7 +7,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kolot.notify.matching import validate_event_type
-from kolot.notify.models import Delivery, DeliveryStatus, Subscription
+from kolot.notify.models import (
+    Delivery,
+    DeliveryStatus,
+    Dissemination,
+    Frequency,
+    Language,
+    Subscription,
+)
 
 
 class SubscriptionCreate(BaseModel):
@@ -82,3 +89,108 @@ class DeliveryPublic(BaseModel):
 
 class DeliveryLog(BaseModel):
     items: list[DeliveryPublic]
+
+
+# --- disseminations ---------------------------------------------------------------------------
+
+
+class SpendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: float = Field(ge=0, le=1e12, allow_inf_nan=False)
+    currency: str = Field(default="ILS", pattern=r"^[A-Z]{3}$")
+
+
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=30)
+    consent: bool = Field(description="The recipient agreed to be invited; required to be true.")
+    language: Language | None = None
+
+
+class DisseminationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    source: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="The attribution source visits and participants will carry.",
+        examples=["facebook", "newsletter-2026-11"],
+    )
+    channel: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="`email` and `sms` send invitations; others (press, paid_social...) "
+        "register their source and spend only.",
+        examples=["email", "sms", "paid_social", "press"],
+    )
+    spend: SpendIn | None = None
+    language: Language = "he"
+    recipients: list[RecipientIn] | None = Field(default=None, max_length=10_000)
+
+
+class DisseminationPublic(BaseModel):
+    id: str
+    campaign_id: str
+    source: str
+    channel: str
+    spend: SpendIn | None
+    language: Language
+    recipients: int
+    refused: int
+    created_at: str
+    progress: dict[str, int] | None = None
+    errors: list[dict[str, object]] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        dissemination: Dissemination,
+        *,
+        progress: dict[str, int] | None = None,
+        errors: list[dict[str, object]] | None = None,
+    ) -> DisseminationPublic:
+        spend = (
+            None
+            if dissemination.spend_amount is None
+            else SpendIn(
+                amount=dissemination.spend_amount, currency=dissemination.spend_currency or "ILS"
+            )
+        )
+        return cls(
+            id=dissemination.id,
+            campaign_id=dissemination.campaign_id,
+            source=dissemination.source,
+            channel=dissemination.channel,
+            spend=spend,
+            language=dissemination.language,
+            recipients=dissemination.recipients,
+            refused=dissemination.refused,
+            created_at=dissemination.created_at,
+            progress=progress,
+            errors=errors,
+        )
+
+
+class DisseminationList(BaseModel):
+    items: list[DisseminationPublic]
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    frequency: Frequency | None = Field(
+        default=None, description="`immediate`, or `daily` for one digest a day."
+    )
+    unsubscribed: bool | None = None
+
+
+class PreferencesPublic(BaseModel):
+    frequency: Frequency
+    unsubscribed: bool
+    language: Language

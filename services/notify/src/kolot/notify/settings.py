@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from kolot.common.settings import ServiceSettings
@@ -32,6 +32,37 @@ class NotifySettings(ServiceSettings):
     webhook_lease: float = Field(default=60.0, gt=0)
     """Seconds a claimed delivery belongs to one process; a crashed process's claims then expire."""
     subscriptions_refresh_interval: float = Field(default=5.0, gt=0)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+    """Attempts in flight at once to one subscription: a slow endpoint cannot take every slot."""
+    webhook_disable_after: int = Field(default=20, ge=1)
+    """Consecutive failed attempts after which a subscription is disabled (with a notice)."""
+    webhook_rotation_overlap: float = Field(default=24 * 3600.0, ge=0)
+    """Seconds the previous secret keeps signing (beside the new one) after a rotation."""
+
+    # Participant notifications and invitations.
+    contact_keys: SecretStr
+    """Fernet keys that open the contact details intake sealed (``KOLOT_CONTACT_KEYS``)."""
+    public_url: str = Field(default="http://localhost:8080", pattern=r"^https?://[^\s]+$")
+    """Where people take part (the consultation pages); tracked links redirect there."""
+    notify_url: str = Field(default="http://127.0.0.1:8003", pattern=r"^https?://[^\s]+$")
+    """How notify itself is reached from outside: tracked links and unsubscribe links."""
+    smtp_host: str | None = None
+    """Without it, e-mails are written to the log (development) instead of being sent."""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    mail_from: str = "Kolot <no-reply@kolot.localhost>"
+    sms_provider: str = Field(default="log", pattern=r"^log$")
+    """Only the logging provider so far; a real one plugs into ``channels.SmsProvider``."""
+    email_rate: float = Field(default=20.0, gt=0)
+    """Messages per second handed to the SMTP relay (the provider's limit), per replica."""
+    sms_rate: float = Field(default=5.0, gt=0)
+    messages_max_attempts: int = Field(default=5, ge=1, le=50)
+    messages_poll_interval: float = Field(default=1.0, gt=0)
+    digest_hour: int = Field(default=17, ge=0, le=23)
+    """Hour (UTC) at which daily digests go out."""
 
     @field_validator("webhook_allowed_hosts", mode="before")
     @classmethod
