@@ -25,7 +25,7 @@ from tests.unit.deploy.conftest import (
 )
 
 Docs = list[dict[str, Any]]
-EXPECTED_EGRESS_PORTS = {53, 4222, 27017, 4318, 443, 80}
+EXPECTED_EGRESS_PORTS = {53, 4222, 27017, 4318, 443, 80, 587}
 
 
 def to_json_schema(node: Any) -> Any:
@@ -346,7 +346,7 @@ def test_network_is_denied_by_default_and_opened_only_where_needed(
         assert {53, 4222, 27017, 4318} <= egress_ports
         assert egress_ports <= EXPECTED_EGRESS_PORTS
         if service.name != "notify":
-            assert 80 not in egress_ports, "only notify delivers webhooks"
+            assert not {80, 587} & egress_ports, "only notify sends webhooks and e-mail"
         sources = []
         for policy in policies_for(docs, labels, "Ingress"):
             for rule in policy.get("ingress", []):

@@ -84,7 +84,7 @@ def test_consumer_lag_alerts_cover_every_consumer() -> None:
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) absent")
-def test_promtool_accepts_the_rules_their_tests_and_the_scrape_configuration(tmp_path: Path) -> None:
+def test_promtool_accepts_rules_rule_tests_and_scrape_configuration(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool is not None
     result = run(promtool, "check", "rules", RULES)
