@@ -115,11 +115,13 @@ def test_prometheus_scrapes_every_service_as_the_service_monitors_name_it(
     assert set(compose["services"]) >= {"prometheus", "grafana", "otel-collector"}
 
 
-def test_dashboards_use_provisioned_data_sources_and_exported_metrics() -> None:
+def test_dashboards_query_exported_metrics_through_a_chosen_prometheus() -> None:
+    # the data source is a variable: compose provisions its own Prometheus, kube-prometheus-stack
+    # has another uid, and the same dashboards serve both
     provisioned = yaml.safe_load(
         (ROOT / "ops/grafana/provisioning/datasources/datasources.yml").read_text()
     )["datasources"]
-    uids = {source["uid"] for source in provisioned}
+    assert any(source["type"] == "prometheus" for source in provisioned)
     exported = exported_metrics()
     assert DASHBOARDS
     seen = set()
@@ -127,11 +129,27 @@ def test_dashboards_use_provisioned_data_sources_and_exported_metrics() -> None:
         dashboard = json.loads(path.read_text())
         assert dashboard["uid"] not in seen
         seen.add(dashboard["uid"])
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert variables["datasource"]["type"] == "datasource"
+        assert variables["datasource"]["query"] == "prometheus"
         for panel in dashboard["panels"]:
-            assert panel["datasource"]["uid"] in uids, f"{path.name}: {panel['title']}"
+            assert panel["datasource"]["uid"] == "${datasource}", f"{path.name}: {panel['title']}"
             for target in panel["targets"]:
                 for name in METRIC.findall(target["expr"]):
                     assert family(name) in exported, f"{path.name}: {name} is not exported"
+
+
+def test_kubernetes_ships_the_same_dashboards(built: dict[str, list[dict[str, Any]]]) -> None:
+    for docs in built.values():
+        maps = [
+            doc
+            for doc in docs
+            if doc["kind"] == "ConfigMap"
+            and doc["metadata"]["name"].startswith("kolot-grafana-dashboards")
+        ]
+        assert len(maps) == 1
+        assert maps[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert maps[0]["data"] == {path.name: path.read_text() for path in DASHBOARDS}
 
 
 def test_ministries_may_only_consume_kolot_public() -> None:
