@@ -249,6 +249,11 @@ def test_every_service_has_its_service_account_service_budget_and_monitor(
         assert selects(monitor["selector"], svcs[name]["metadata"]["labels"])
         assert monitor["endpoints"][0]["port"] == "http"
         assert monitor["endpoints"][0]["path"] == "/metrics"
+        # Prometheus selects monitors and rules by the same label
+        rule = by_kind(docs, "PrometheusRule")["kolot"]
+        assert (
+            monitors[name]["metadata"]["labels"]["release"] == rule["metadata"]["labels"]["release"]
+        )
         # job="kolot-<name>" in Kubernetes as in compose, so rules and dashboards are shared
         assert svcs[name]["metadata"]["labels"][monitor["jobLabel"]] == name
 
