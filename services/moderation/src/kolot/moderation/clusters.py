@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +29,8 @@ NUM_BANDS = 32
 SIMILARITY = 0.7
 """Estimated Jaccard similarity of shingles from which two texts are copies of one letter."""
 _SEED = 1729
+LOOK_EVERY = 5.0
+"""Seconds between two looks for clusters other replicas created in a campaign."""
 _WORD = re.compile(r"\w+")
 
 
@@ -118,13 +120,21 @@ class ClusterStore(Protocol):
 class Clusterer:
     """Assigns the comments of a batch to clusters, per campaign, and stores new clusters."""
 
-    def __init__(self, store: ClusterStore) -> None:
+    def __init__(
+        self, store: ClusterStore, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
+        self._monotonic = monotonic
+        self._looked: dict[str, float] = {}
         self._indexes: dict[str, CampaignIndex] = {}
         self._seen: dict[str, int] = {}
 
     async def _index(self, campaign_id: str) -> CampaignIndex:
         index = self._indexes.setdefault(campaign_id, CampaignIndex())
+        now = self._monotonic()
+        if now - self._looked.get(campaign_id, float("-inf")) < LOOK_EVERY:
+            return index
+        self._looked[campaign_id] = now
         # clusters other replicas (or this one before a restart) created since the last look
         for doc in await self._store.clusters(campaign_id, after=self._seen.get(campaign_id, 0)):
             index.add(doc["_id"], doc["representative"], doc["exact"], signature(doc["words"]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -97,6 +98,8 @@ CAMPAIGN_EVENTS: tuple[type[CampaignEvent], ...] = (
 HumanDecision = Literal["approve", "reject"]
 MODERATOR_REASON = "moderator"
 FLAGS_REASON = "flags"
+WATCH_EVERY = 10.0
+"""Seconds between two looks at one campaign's surge windows (per process)."""
 BURST_WINDOW = timedelta(minutes=5)
 BURST_PER_PARTICIPANT = 6
 """Comments by one participant in ``BURST_WINDOW`` beyond which a person looks."""
@@ -459,6 +462,7 @@ class ModerationService:
         campaign_log: CampaignLog | None = None,
         unknown_campaign_mode: ModerationMode = "auto",
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -467,6 +471,8 @@ class ModerationService:
         self._clock = clock
         self._clusterer = Clusterer(store)
         self._learner = Learner(store)
+        self._monotonic = monotonic
+        self._watched: dict[str, float] = {}
 
     # from the bus
 
@@ -547,7 +553,7 @@ class ModerationService:
         batches.append(await self._cluster_updates([r for r in to_emit if r.absorbed], at=now))
         await self._publish(batches)
         await self._store.mark_emitted([record.comment_id for record in to_emit])
-        await self.watch({record.campaign_id for record in records})
+        await self.watch(self._watch_due({record.campaign_id for record in records}))
 
     async def _bursts(self, batch: Sequence[CommentSubmitted]) -> set[str]:
         """Comments whose author, or whose client address, sent more than people write.
@@ -687,7 +693,15 @@ class ModerationService:
                 )
         await self._store.add_audit(audit)
         await self._publish(batches)
-        await self.watch({e.subject for e in events})
+        await self.watch(self._watch_due({e.subject for e in events}))
+
+    def _watch_due(self, campaign_ids: Collection[str]) -> list[str]:
+        """The campaigns whose surge windows were not looked at in the last ``WATCH_EVERY``:
+        the windows are minutes long, and each look costs a few count queries."""
+        now = self._monotonic()
+        due = [c for c in campaign_ids if now - self._watched.get(c, float("-inf")) >= WATCH_EVERY]
+        self._watched.update(dict.fromkeys(due, now))
+        return due
 
     async def watch(self, campaign_ids: Collection[str]) -> None:
         """Raise, escalate or clear each campaign's surge alerts (one event per change)."""

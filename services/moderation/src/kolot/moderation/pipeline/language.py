@@ -85,15 +85,21 @@ _LATIN_WORD = re.compile(r"[a-z0-9']+")
 @cache
 def _detector() -> LanguageDetector:
     # English and the Latin-script languages immigrants here write most (Russian only in
-    # Cyrillic: its letters count as "other"); loaded once, on first use
-    return LanguageDetectorBuilder.from_languages(
-        LinguaLanguage.ENGLISH,
-        LinguaLanguage.FRENCH,
-        LinguaLanguage.SPANISH,
-        LinguaLanguage.GERMAN,
-        LinguaLanguage.PORTUGUESE,
-        LinguaLanguage.ITALIAN,
-    ).build()
+    # Cyrillic: its letters count as "other"). Low-accuracy mode (trigrams) loads at once, where
+    # the full models take seconds on the first batch; it only sees texts of 20+ characters,
+    # and a miss only changes the language of the statement of reasons.
+    return (
+        LanguageDetectorBuilder.from_languages(
+            LinguaLanguage.ENGLISH,
+            LinguaLanguage.FRENCH,
+            LinguaLanguage.SPANISH,
+            LinguaLanguage.GERMAN,
+            LinguaLanguage.PORTUGUESE,
+            LinguaLanguage.ITALIAN,
+        )
+        .with_low_accuracy_mode()
+        .build()
+    )
 
 
 def transliteration(text: str) -> Language | None:
@@ -118,12 +124,26 @@ def latin_languages(texts: list[str]) -> list[bool]:
     return [language not in (None, LinguaLanguage.ENGLISH) for language in found]
 
 
+def _letters(script: Script) -> re.Pattern[str]:
+    ranges = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high, s in _RANGES if s == script)
+    return re.compile(f"[{ranges}]")
+
+
+_LETTERS: dict[Script, re.Pattern[str]] = {s: _letters(s) for s in ("he", "ar", "en")}
+_ALPHA = re.compile(r"[^\W\d_]")
+
+
 def detect_language(text: str) -> LanguageGuess:
+    # one regular expression per script: a Python loop over characters is the slow way
     counts: dict[Script, int] = {}
-    for char in text:
-        if char.isalpha():
-            script = script_of(char)
-            counts[script] = counts.get(script, 0) + 1
+    letters = len(_ALPHA.findall(text))
+    for script, pattern in _LETTERS.items():
+        found = len(pattern.findall(text))
+        if found:
+            counts[script] = found
+    other = letters - sum(counts.values())
+    if other > 0:
+        counts["other"] = other
     total = sum(counts.values())
     if total == 0:
         return LanguageGuess("und")

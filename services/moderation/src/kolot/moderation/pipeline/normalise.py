@@ -14,6 +14,7 @@ words without Hebrew or Arabic letters, and rules read both keys.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -69,17 +70,23 @@ def _is_invisible(char: str) -> bool:
     return char == TATWEEL or unicodedata.category(char) == "Cf"
 
 
+_DROPPED = dict.fromkeys(
+    point
+    for point in range(sys.maxunicode + 1)
+    if unicodedata.category(chr(point)) == "Mn" or _is_invisible(chr(point))
+)
+
+
 def strip_marks(text: str) -> str:
     """Compatibility-normalise, then drop non-spacing marks and invisible characters.
 
     Removes niqqud and cantillation (Hebrew), harakat and Quranic marks (Arabic), accents (Latin),
     tatweel, zero-width and bidi control characters.
     """
-    text = unicodedata.normalize("NFKC", text)
-    decomposed = unicodedata.normalize("NFKD", text)
-    kept = "".join(
-        c for c in decomposed if unicodedata.category(c) != "Mn" and not _is_invisible(c)
-    )
+    if text.isascii():
+        return text  # nothing to compose, decompose or drop (the hot path for English)
+    # NFKD of the NFKC form is the NFKD form: one decomposition, one table lookup per character
+    kept = unicodedata.normalize("NFKD", text).translate(_DROPPED)
     return unicodedata.normalize("NFKC", kept)
 
 

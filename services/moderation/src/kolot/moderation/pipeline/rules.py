@@ -17,6 +17,13 @@ from kolot.moderation.pipeline.language import script_of
 from kolot.moderation.pipeline.lexicons import Category, Lexicon, LexiconLanguage, all_lexicons
 from kolot.moderation.pipeline.normalise import fold_letters, matching_key, strip_marks
 
+_SCRIPT_LETTERS = {
+    "he": re.compile("[\u0590-\u05ff]"),
+    "ar": re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]"),
+    "en": re.compile("[a-z]"),
+}
+"""Letters of each script in a matching key (casefolded, compatibility forms gone)."""
+
 # Most severe first: reasons are reported in this order.
 CATEGORIES: tuple[Category, ...] = ("threat", "hate", "abuse", "spam")
 MILD = 0.6
@@ -125,6 +132,7 @@ class RuleSet:
     def __init__(self, lexicons: Iterable[Lexicon]) -> None:
         self._phrases: dict[str, list[_Phrase]] = {}
         self._patterns: list[_Pattern] = []
+        self._by_script: dict[str, list[_Pattern]] = {}
         protected: set[str] = set()
         for lexicon in lexicons:
             protected.update(matching_key(word) for word in lexicon.protected)
@@ -147,7 +155,12 @@ class RuleSet:
                 for source in patterns:
                     # fold the pattern's letters the way keys are folded (ך -> כ, أ -> ا, ة -> ه)
                     folded = fold_letters(strip_marks(source))
-                    self._patterns.append(_Pattern(re.compile(folded), category, lexicon.language))
+                    pattern = _Pattern(re.compile(folded), category, lexicon.language)
+                    self._patterns.append(pattern)
+                    # a pattern runs only on keys that have letters of its script
+                    scripts = {script_of(c) for c in folded if c.isalpha() and not c.isascii()}
+                    script = "he" if "he" in scripts else "ar" if "ar" in scripts else "en"
+                    self._by_script.setdefault(script, []).append(pattern)
         self._protected = frozenset(protected)
 
     def check(self, *keys: str) -> tuple[RuleHit, ...]:
@@ -160,7 +173,13 @@ class RuleSet:
         )
 
     def _check(self, key: str, hits: dict[tuple[str, str], RuleHit]) -> None:
-        for rule_pattern in self._patterns:
+        present = [
+            pattern
+            for script, letters in _SCRIPT_LETTERS.items()
+            if letters.search(key)
+            for pattern in self._by_script.get(script, ())
+        ]
+        for rule_pattern in present:
             for match in rule_pattern.pattern.finditer(key):
                 rule = f"{rule_pattern.category}.{rule_pattern.language}"
                 hits.setdefault(
