@@ -70,6 +70,13 @@ RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
     "moderation": {
         ("GET", "/v1/queue"): frozenset({Role.MODERATOR}),
         ("POST", "/v1/comments/{comment_id}/decision"): frozenset({Role.MODERATOR}),
+        ("POST", "/v1/decisions"): frozenset({Role.MODERATOR}),
+        ("GET", "/v1/appeals"): frozenset({Role.MODERATOR}),
+        ("POST", "/v1/appeals/{appeal_id}/decision"): frozenset({Role.MODERATOR}),
+        ("GET", "/v1/audit"): frozenset({Role.MODERATOR}),
+        ("GET", "/v1/campaigns/{campaign_id}/transparency"): frozenset(
+            {Role.MODERATOR, Role.ANALYST}
+        ),
     },
     "notify": {
         ("POST", "/v1/subscriptions"): frozenset({Role.INTEGRATOR}),
@@ -86,6 +93,9 @@ RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
     },
     "metrics": {
         ("GET", "/v1/campaigns/{campaign_id}/stats"): frozenset({Role.ANALYST}),
+        ("GET", "/v1/campaigns/{campaign_id}/funnel"): frozenset({Role.ANALYST}),
+        ("GET", "/v1/campaigns/{campaign_id}/timeseries"): frozenset({Role.ANALYST}),
+        ("GET", "/v1/campaigns/{campaign_id}/report"): frozenset({Role.ANALYST}),
     },
 }
 
