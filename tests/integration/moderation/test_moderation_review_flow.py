@@ -250,6 +250,8 @@ async def test_a_burst_of_threats_raises_one_abuse_alert(
 ) -> None:
     ns = namespace
     threats = [submitted("c-surge", f"I will kill you {i}", author=f"p{i}") for i in range(9)]
+    # look at the windows after every batch (in service, every few seconds)
+    settings = settings.model_copy(update={"surge_check_seconds": 0.0})
     async with running_app(create_app(settings)):
         for event in threats:
             seq = await put(js, ns, event)

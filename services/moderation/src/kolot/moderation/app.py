@@ -28,6 +28,7 @@ def create_app(settings: ModerationSettings) -> FastAPI:
         runtime.publisher,
         campaign_log=StreamCampaignLog(runtime),
         unknown_campaign_mode=settings.unknown_campaign_mode,
+        watch_every=settings.surge_check_seconds,
     )
     for spec in consumer_specs(service, runtime.streams):
         runtime.consumer(spec)

@@ -463,6 +463,7 @@ class ModerationService:
         unknown_campaign_mode: ModerationMode = "auto",
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        watch_every: float = WATCH_EVERY,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -473,6 +474,7 @@ class ModerationService:
         self._learner = Learner(store)
         self._monotonic = monotonic
         self._watched: dict[str, float] = {}
+        self._watch_every = watch_every
 
     # from the bus
 
@@ -696,10 +698,11 @@ class ModerationService:
         await self.watch(self._watch_due({e.subject for e in events}))
 
     def _watch_due(self, campaign_ids: Collection[str]) -> list[str]:
-        """The campaigns whose surge windows were not looked at in the last ``WATCH_EVERY``:
+        """The campaigns whose surge windows were not looked at in the last ``watch_every``:
         the windows are minutes long, and each look costs a few count queries."""
         now = self._monotonic()
-        due = [c for c in campaign_ids if now - self._watched.get(c, float("-inf")) >= WATCH_EVERY]
+        last = self._watched
+        due = [c for c in campaign_ids if now - last.get(c, float("-inf")) >= self._watch_every]
         self._watched.update(dict.fromkeys(due, now))
         return due
 

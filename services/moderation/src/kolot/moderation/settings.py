@@ -14,3 +14,7 @@ class ModerationSettings(ServiceSettings):
 
     unknown_campaign_mode: ModerationMode = "auto"
     """The policy for a comment whose campaign moderation has never heard of."""
+
+    surge_check_seconds: float = Field(default=10.0, ge=0)
+    """Seconds between two looks at one campaign's surge windows (each look costs a few count
+    queries; the windows are minutes long)."""
