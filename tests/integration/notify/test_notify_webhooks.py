@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -502,3 +503,248 @@ async def test_deleting_a_subscription_cancels_its_pending_deliveries(
     assert (stored["status"], stored["next_attempt_at"]) == ("cancelled", None)
     await asyncio.sleep(1.3)  # past the retry time: nothing is sent
     assert endpoint.requests == []
+
+
+async def test_a_rotated_secret_and_the_old_one_both_sign_during_the_overlap(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    subscription = await subscribe(client, f"{url}/hook")
+    rotated = await client.post(
+        f"/v1/subscriptions/{subscription['id']}/rotate-secret", headers=INTEGRATOR
+    )
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    assert new_secret.startswith("whsec_")
+    assert new_secret != subscription["secret"]
+    assert rotated.json()["previous_secret_until"] > datetime.now(UTC).isoformat()
+
+    event = comment_published("c9")
+    await runtime.publisher.publish_public(event)
+    await eventually(lambda: len(endpoint.requests) == 1)
+    _, headers, body = endpoint.requests[0]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    # a receiver on either secret accepts it
+    assert_signed(subscription["secret"], headers, body, event)
+    assert_signed(new_secret, headers, body, event)
+    # the trace context travels with it
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}", headers["traceparent"])
+
+
+async def test_a_paused_subscription_keeps_its_deliveries_until_resumed(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    subscription = await subscribe(client, f"{url}/hook")
+    paused = await client.post(f"/v1/subscriptions/{subscription['id']}/pause", headers=INTEGRATOR)
+    assert paused.json()["state"] == "paused"
+    event = comment_published("c10")
+    await runtime.publisher.publish_public(event)
+    await eventually(lambda: statuses_are(client, subscription["id"], ["pending"]))
+    await asyncio.sleep(0.5)
+    assert endpoint.requests == []
+
+    resumed = await client.post(
+        f"/v1/subscriptions/{subscription['id']}/resume", headers=INTEGRATOR
+    )
+    assert resumed.json()["state"] == "active"
+    await eventually(lambda: statuses_are(client, subscription["id"], ["delivered"]))
+    assert endpoint.ids_on("/hook") == [event.id]
+
+
+async def test_a_run_of_failures_disables_the_endpoint_with_a_notice_and_resume_recovers(
+    make_settings: Callable[..., NotifySettings], receiver: tuple[Receiver, str]
+) -> None:
+    endpoint, url = receiver
+    endpoint.statuses = [500] * 4
+    settings = make_settings(
+        NotifySettings,
+        webhook_allowed_hosts="127.0.0.1",
+        webhook_max_attempts=10,
+        webhook_backoff_base=0.05,
+        webhook_backoff_cap=0.1,
+        webhook_poll_interval=0.05,
+        webhook_disable_after=3,
+    )
+    app = create_app(settings)
+    async with running_app(app) as client:
+        runtime: Runtime = app.state.runtime
+        subscription = await subscribe(client, f"{url}/down")
+        path = f"/v1/subscriptions/{subscription['id']}"
+        event = comment_published("c11")
+        await runtime.publisher.publish_public(event)
+
+        async def disabled() -> bool:
+            return (await client.get(path, headers=INTEGRATOR)).json()["state"] == "disabled"
+
+        await eventually(disabled)
+        state = (await client.get(path, headers=INTEGRATOR)).json()
+        assert state["consecutive_failures"] == 3
+        assert "3 failed attempts in a row" in state["state_reason"]
+        notice = await last_outcome(runtime, "kolot.webhook.failed", "c11")
+        assert notice["data"]["subscription_disabled"] is True
+        await asyncio.sleep(0.4)
+        assert len(endpoint.requests) == 3  # nothing more while disabled
+        [entry] = await delivery_log(client, subscription["id"])
+        assert entry["status"] == "pending"
+
+        # the endpoint recovers (one more 500, then 200s); its integrator resumes it
+        resumed = await client.post(f"{path}/resume", headers=INTEGRATOR)
+        assert resumed.json()["consecutive_failures"] == 0
+        await eventually(lambda: statuses_are(client, subscription["id"], ["delivered"]))
+        assert endpoint.ids_on("/down") == [event.id] * 5
+        assert (await client.get(path, headers=INTEGRATOR)).json()["consecutive_failures"] == 0
+
+
+async def test_the_test_endpoint_sends_a_signed_ping_and_reports_the_answer(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, _ = notify
+    endpoint, url = receiver
+    subscription = await subscribe(client, f"{url}/hook")
+    path = f"/v1/subscriptions/{subscription['id']}/test"
+
+    async def tested() -> httpx.Response:
+        response = await client.post(path, headers=INTEGRATOR)
+        assert response.status_code == 200, response.text
+        return response
+
+    result = (await tested()).json()
+    assert (result["delivered"], result["status_code"], result["error"]) == (True, 200, None)
+    _, headers, body = endpoint.requests[0]
+    payload = Webhook(subscription["secret"]).verify(body, headers)
+    assert payload["type"] == "kolot.webhook.test"
+    assert payload["data"] == {"subscription_id": subscription["id"]}
+
+    endpoint.statuses = [503]
+    failed = (await tested()).json()
+    assert (failed["delivered"], failed["status_code"], failed["error"]) == (False, 503, "HTTP 503")
+    # a test is not an event: the delivery log stays empty
+    assert await delivery_log(client, subscription["id"]) == []
+
+
+async def test_the_delivery_log_pages_with_a_cursor(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    _, url = receiver
+    subscription = await subscribe(client, f"{url}/hook")
+    events = [comment_published("c12") for _ in range(5)]
+    await runtime.publisher.publish_public(*events)
+    await eventually(lambda: statuses_are(client, subscription["id"], ["delivered"] * 5))
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        response = await client.get(
+            f"/v1/subscriptions/{subscription['id']}/deliveries{query}", headers=INTEGRATOR
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        seen += [item["event_id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == sorted(event.id for event in events)
+    bad = await client.get(
+        f"/v1/subscriptions/{subscription['id']}/deliveries?cursor=nonsense", headers=INTEGRATOR
+    )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_replay_delivers_again_from_a_sequence_or_a_time(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    before = datetime.now(UTC)
+    events = [comment_published("c13") for _ in range(3)]
+    other = comment_published("c-other")
+    await runtime.publisher.publish_public(*events, other)
+    # subscribed after the events: only a replay brings them
+    subscription = await subscribe(client, f"{url}/hook", campaign_id="c13")
+    path = f"/v1/subscriptions/{subscription['id']}/replay"
+
+    response = await client.post(path, json={"from_sequence": 1, "limit": 2}, headers=INTEGRATOR)
+    assert response.status_code == 202, response.text
+    first = response.json()
+    assert (first["scanned"], first["more"]) == (2, True)
+    rest = await client.post(
+        path, json={"from_sequence": first["last_sequence"] + 1}, headers=INTEGRATOR
+    )
+    assert rest.json()["more"] is False
+    assert first["deliveries"] + rest.json()["deliveries"] == 3  # the other campaign's is not
+    await eventually(lambda: len(endpoint.ids_on("/hook")) == 3)
+    assert sorted(endpoint.ids_on("/hook")) == sorted(e.id for e in events)
+
+    by_time = await client.post(path, json={"since": before.isoformat()}, headers=INTEGRATOR)
+    assert by_time.json()["deliveries"] == 3
+    await eventually(lambda: len(endpoint.ids_on("/hook")) == 6)
+    for body in ({}, {"from_sequence": 1, "since": before.isoformat()}, {"from_sequence": 0}):
+        refused = await client.post(path, json=body, headers=INTEGRATOR)
+        assert refused.status_code == 422, body
+
+
+async def test_a_delivery_that_fails_for_good_goes_to_the_dead_letter_queue(
+    notify: tuple[httpx.AsyncClient, Runtime], receiver: tuple[Receiver, str]
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    endpoint.statuses = [500] * 3
+    subscription = await subscribe(client, f"{url}/hook")
+    event = comment_published("c14")
+    await runtime.publisher.publish_public(event)
+    await eventually(lambda: statuses_are(client, subscription["id"], ["failed"]))
+
+    async def dead_lettered() -> dict[str, Any] | None:
+        try:
+            raw = await jetstream(runtime.broker).get_last_msg(
+                runtime.streams.name("dlq"),
+                runtime.streams.dlq_subject("notify", "comment", "published"),
+            )
+        except Exception:
+            return None
+        return {"data": json.loads(raw.data or b"{}"), "headers": raw.headers or {}}
+
+    async def arrived() -> bool:
+        return await dead_lettered() is not None
+
+    await eventually(arrived)
+    found = await dead_lettered()
+    assert found is not None
+    assert found["data"]["id"] == event.id
+    assert found["headers"]["Kolot-Error"] == "HTTP 500"
+    assert found["headers"]["Kolot-Subscription"] == subscription["id"]
+
+
+async def test_an_endpoint_gets_at_most_its_concurrency_limit_at_once(
+    make_settings: Callable[..., NotifySettings], receiver: tuple[Receiver, str]
+) -> None:
+    endpoint, url = receiver
+    endpoint.held["/slow"] = release = asyncio.Event()
+    settings = make_settings(
+        NotifySettings,
+        webhook_allowed_hosts="127.0.0.1",
+        webhook_poll_interval=0.05,
+        webhook_endpoint_concurrency=2,
+    )
+    app = create_app(settings)
+    try:
+        async with running_app(app) as client:
+            runtime: Runtime = app.state.runtime
+            await subscribe(client, f"{url}/slow")
+            events = [comment_published("c15") for _ in range(5)]
+            await runtime.publisher.publish_public(*events)
+            await eventually(lambda: len(endpoint.ids_on("/slow")) == 2)
+            await asyncio.sleep(0.5)
+            assert len(endpoint.ids_on("/slow")) == 2  # the others wait for a free slot
+            release.set()
+            await eventually(lambda: len(endpoint.ids_on("/slow")) == 5)
+    finally:
+        release.set()

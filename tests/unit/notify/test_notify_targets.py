@@ -137,3 +137,17 @@ async def test_an_unresolvable_host_is_refused() -> None:
 
     with pytest.raises(TargetRefused, match="does not resolve"):
         await check_target("https://nowhere.invalid/", allowed_hosts=(), resolver=fails)
+
+
+async def test_production_accepts_only_https() -> None:
+    resolver = FixedResolver("93.184.216.34")
+    with pytest.raises(TargetRefused, match="https"):
+        await check_target(
+            "http://hooks.ministry.example/in", allowed_hosts=(), resolver=resolver,
+            require_https=True,
+        )  # fmt: skip
+    target = await check_target(
+        "https://hooks.ministry.example/in", allowed_hosts=(), resolver=resolver,
+        require_https=True,
+    )  # fmt: skip
+    assert target.scheme == "https"

@@ -33,3 +33,17 @@ def test_signed_headers_verify_with_the_secret_and_only_with_it() -> None:
         Webhook(new_secret()).verify(body, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body.replace("e1", "e2"), headers)
+
+
+def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
+    old, new = new_secret(), new_secret()
+    body = '{"id":"e1"}'
+    headers = signed_headers(
+        secret=[new, old], message_id="e1", body=body, at=datetime.now(UTC), traceparent="00-x"
+    )
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert headers["traceparent"] == "00-x"
+    assert Webhook(old).verify(body, headers) == {"id": "e1"}
+    assert Webhook(new).verify(body, headers) == {"id": "e1"}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(body, headers)

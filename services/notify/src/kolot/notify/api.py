@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import html
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -13,6 +15,7 @@ from kolot.common.auth import Role, Staff
 from kolot.common.events import Spend
 from kolot.common.problems import Problem
 from kolot.common.web import require_staff
+from kolot.notify.delivery import Sender
 from kolot.notify.disseminations import (
     INVITING_CHANNELS,
     MAX_ROWS,
@@ -35,10 +38,14 @@ from kolot.notify.schemas import (
     Preferences,
     PreferencesPublic,
     RecipientIn,
+    ReplayRequest,
+    ReplayResult,
+    SecretRotated,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionList,
     SubscriptionPublic,
+    TestResult,
 )
 from kolot.notify.service import SubscriptionNotFound, SubscriptionService
 from kolot.notify.targets import TargetRefused
@@ -94,21 +101,161 @@ async def list_subscriptions(staff: Integrator, service: SubscriptionsDep) -> Su
     return SubscriptionList(items=[SubscriptionPublic.of(s) for s in subscriptions])
 
 
-@router.get("/{subscription_id}/deliveries", summary="The delivery log of a subscription")
+def _cursor(delivery: DeliveryPublic) -> str:
+    raw = f"{delivery.created_at.isoformat()}|{delivery.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, delivery_id = raw.split("|", 1)
+        at = datetime.fromisoformat(created_at)
+        if at.tzinfo is None or not delivery_id:
+            raise ValueError("incomplete cursor")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(
+            422, "invalid-cursor", "Invalid cursor", "pass a next_cursor as it was given"
+        ) from exc
+    return at, delivery_id
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    summary="The delivery log of a subscription (attempts, status, latency, error), newest first",
+)
 async def list_deliveries(
     subscription_id: str,
     staff: Integrator,
     service: SubscriptionsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     status: DeliveryStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> DeliveryLog:
+    before = None if cursor is None else _parse_cursor(cursor)
     try:
         deliveries = await service.deliveries(
-            subscription_id, owner=_owner(staff), limit=limit, status=status
+            subscription_id, owner=_owner(staff), limit=limit, status=status, before=before
         )
     except SubscriptionNotFound as exc:
         raise _not_found(subscription_id) from exc
-    return DeliveryLog(items=[DeliveryPublic.of(d) for d in deliveries])
+    items = [DeliveryPublic.of(d) for d in deliveries]
+    return DeliveryLog(items=items, next_cursor=_cursor(items[-1]) if len(items) == limit else None)
+
+
+@router.get("/{subscription_id}", summary="One subscription (without its secret)")
+async def get_subscription(
+    subscription_id: str, staff: Integrator, service: SubscriptionsDep
+) -> SubscriptionPublic:
+    try:
+        return SubscriptionPublic.of(await service.get(subscription_id, owner=_owner(staff)))
+    except SubscriptionNotFound as exc:
+        raise _not_found(subscription_id) from exc
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    summary="A new signing secret; the old one keeps signing beside it for the overlap period",
+)
+async def rotate_secret(
+    subscription_id: str, staff: Integrator, service: SubscriptionsDep
+) -> SecretRotated:
+    try:
+        updated = await service.rotate_secret(subscription_id, owner=_owner(staff))
+    except SubscriptionNotFound as exc:
+        raise _not_found(subscription_id) from exc
+    return SecretRotated(secret=updated.secret, previous_secret_until=updated.previous_secret_until)
+
+
+@router.post("/{subscription_id}/pause", summary="Pause: deliveries are recorded and wait")
+async def pause_subscription(
+    subscription_id: str, staff: Integrator, service: SubscriptionsDep
+) -> SubscriptionPublic:
+    try:
+        return SubscriptionPublic.of(await service.pause(subscription_id, owner=_owner(staff)))
+    except SubscriptionNotFound as exc:
+        raise _not_found(subscription_id) from exc
+
+
+@router.post(
+    "/{subscription_id}/resume",
+    summary="Resume a paused or automatically disabled subscription: what waited is sent",
+)
+async def resume_subscription(
+    subscription_id: str, staff: Integrator, service: SubscriptionsDep
+) -> SubscriptionPublic:
+    try:
+        return SubscriptionPublic.of(await service.resume(subscription_id, owner=_owner(staff)))
+    except SubscriptionNotFound as exc:
+        raise _not_found(subscription_id) from exc
+
+
+@router.post(
+    "/{subscription_id}/test",
+    summary="Send a signed kolot.webhook.test event now and report the endpoint's answer",
+)
+async def test_subscription(
+    subscription_id: str, request: Request, staff: Integrator, service: SubscriptionsDep
+) -> TestResult:
+    send: Sender | None = getattr(request.app.state, "webhook_sender", None)
+    if send is None:
+        raise Problem(
+            503,
+            "not-ready",
+            "Not ready",
+            "webhook delivery is starting",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        result = await service.test(subscription_id, owner=_owner(staff), send=send)
+    except SubscriptionNotFound as exc:
+        raise _not_found(subscription_id) from exc
+    return TestResult(
+        delivered=result.ok,
+        status_code=result.status_code,
+        error=result.error,
+        duration_ms=round(result.duration_ms, 3),
+    )
+
+
+@router.post(
+    "/{subscription_id}/replay",
+    status_code=202,
+    summary="Deliver again the public events from a stream sequence or a time (a page at a time)",
+    description=(
+        "Reads KOLOT_PUBLIC from `from_sequence` or `since` (up to `until`), at most `limit` "
+        "events, and queues a delivery of each one the subscription wants (its filters apply), "
+        "also those delivered before: they carry the same `webhook-id`, so a receiver that keeps "
+        "ids can tell. With `more`, continue from `last_sequence + 1`."
+    ),
+)
+async def replay(
+    subscription_id: str,
+    body: ReplayRequest,
+    request: Request,
+    staff: Integrator,
+    service: SubscriptionsDep,
+) -> ReplayResult:
+    read = request.app.state.read_public
+    try:
+        replay_id, page, recorded = await service.replay(
+            subscription_id,
+            owner=_owner(staff),
+            read=read,
+            from_sequence=body.from_sequence,
+            since=body.since,
+            until=body.until,
+            limit=body.limit,
+        )
+    except SubscriptionNotFound as exc:
+        raise _not_found(subscription_id) from exc
+    return ReplayResult(
+        replay_id=replay_id,
+        scanned=page.scanned,
+        deliveries=recorded,
+        last_sequence=page.last_sequence,
+        more=page.more,
+    )
 
 
 @router.delete(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kolot.common import web
+from kolot.common.bus import jetstream
 from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
     DisseminationRegistered,
@@ -15,6 +18,7 @@ from kolot.common.events import (
     NotificationSent,
     WebhookDelivered,
     WebhookFailed,
+    derived_id,
 )
 from kolot.common.runtime import Runtime
 from kolot.common.store import Document
@@ -25,7 +29,9 @@ from kolot.notify.delivery import DeliveryWorker
 from kolot.notify.disseminations import DisseminationService, RecipientRefs
 from kolot.notify.handlers import participants_consumer, webhooks_consumer
 from kolot.notify.messaging import MessageWorker
+from kolot.notify.models import Delivery
 from kolot.notify.notifications import NotificationPlanner
+from kolot.notify.replay import Page, read_public
 from kolot.notify.repository import (
     INDEXES,
     ContactRepository,
@@ -47,8 +53,29 @@ def create_app(settings: NotifySettings) -> FastAPI:
     subscriptions = SubscriptionRepository(database)
     deliveries = DeliveryRepository(database)
     cache = SubscriptionCache(subscriptions)
+
+    async def dead_letter(delivery: Delivery) -> None:
+        _, entity, action = delivery.event_type.split(".", 2)
+        await runtime.broker.publish(
+            delivery.event.encode(),
+            subject=runtime.streams.dlq_subject(settings.service_name, entity, action),
+            headers={
+                "Nats-Msg-Id": derived_id(delivery.id, "dlq"),
+                "Kolot-Error": (delivery.last_error or "failed")[:2000],
+                "Kolot-Consumer": "notify-webhook-delivery",
+                "Kolot-Subscription": delivery.subscription_id,
+                "Kolot-Deliveries": str(delivery.attempts),
+            },
+            stream=runtime.streams.name("dlq"),
+            timeout=settings.publish_timeout,
+        )
+
     worker = DeliveryWorker(
-        settings, deliveries=deliveries, subscriptions=subscriptions, publisher=runtime.publisher
+        settings,
+        deliveries=deliveries,
+        subscriptions=subscriptions,
+        publisher=runtime.publisher,
+        dead_letter=dead_letter,
     )
     fanout = EventFanout(cache=cache, deliveries=deliveries, on_recorded=worker.wake)
     runtime.consumer(webhooks_consumer(runtime.streams, fanout))
@@ -92,7 +119,15 @@ def create_app(settings: NotifySettings) -> FastAPI:
             create_http_client(settings) as client,
             cache.refreshing(interval=settings.subscriptions_refresh_interval),
         ):
-            await worker.run(WebhookSender(client, timeout=settings.webhook_timeout))
+            sender = WebhookSender(client, timeout=settings.webhook_timeout)
+            app.state.webhook_sender = sender
+            try:
+                await worker.run(sender)
+            finally:
+                app.state.webhook_sender = None
+
+    async def read(**kwargs: Any) -> Page:
+        return await read_public(jetstream(runtime.broker), runtime.streams, **kwargs)
 
     async def send_messages(_: Runtime) -> None:
         await messages.run()
@@ -122,7 +157,12 @@ def create_app(settings: NotifySettings) -> FastAPI:
         deliveries=deliveries,
         cache=cache,
         allowed_hosts=settings.webhook_allowed_hosts,
+        require_https=settings.environment == "production",
+        rotation_overlap=settings.webhook_rotation_overlap,
+        on_resumed=worker.wake,
     )
+    app.state.webhook_sender = None
+    app.state.read_public = read
     app.state.disseminations = dissemination_service
     app.state.contacts = contacts
     app.state.messages = messages

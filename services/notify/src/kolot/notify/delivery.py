@@ -16,7 +16,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +31,7 @@ from kolot.common.events import (
     new_id,
     utcnow,
 )
+from kolot.common.store import stamp
 from kolot.notify.backoff import Uniform, retry_delay
 from kolot.notify.models import Delivery, Subscription
 from kolot.notify.repository import DeliveryRepository, SubscriptionRepository
@@ -62,7 +63,15 @@ class Publisher(Protocol):
     async def publish(self, *events: Event) -> None: ...
 
 
-def outcome_event(delivery: Delivery) -> Event:
+DeadLetter = Callable[[Delivery], Awaitable[None]]
+"""Puts a delivery that failed for good on KOLOT_DLQ (the CloudEvent, with the error)."""
+
+
+async def _no_dead_letters(_: Delivery) -> None:
+    return None
+
+
+def outcome_event(delivery: Delivery, *, subscription_disabled: bool | None = None) -> Event:
     """The event announcing a delivery's final outcome; its id is derived from the delivery, so
     announcing it again (after a crash, or by the sweep) is dropped as a duplicate."""
     data = WebhookDeliveryData(
@@ -73,7 +82,15 @@ def outcome_event(delivery: Delivery) -> Event:
         status_code=delivery.last_status_code,
         error=delivery.last_error,
         duration_ms=delivery.last_duration_ms,
+        subscription_disabled=subscription_disabled,
     )
+    if subscription_disabled:
+        # the notice that a run of failures disabled the subscription: one per disabling
+        return WebhookFailed(
+            id=derived_id(delivery.id, "disabled", str(delivery.attempts)),
+            subject=delivery.campaign_id,
+            data=data,
+        )
     if delivery.status == "delivered":
         return WebhookDelivered(
             id=derived_id(delivery.id, "delivered"), subject=delivery.campaign_id, data=data
@@ -93,8 +110,11 @@ class DeliveryWorker:
         publisher: Publisher,
         clock: Callable[[], datetime] = utcnow,
         uniform: Uniform = random.uniform,
+        dead_letter: DeadLetter = _no_dead_letters,
     ) -> None:
         self._settings = settings
+        self._dead_letter = dead_letter
+        self._per_endpoint: dict[str, int] = {}
         self._deliveries = deliveries
         self._subscriptions = subscriptions
         self._publisher = publisher
@@ -159,12 +179,21 @@ class DeliveryWorker:
         if free <= 0:
             return False
         now = self._clock()
-        due = await self._deliveries.due(now=now, limit=free)
+        held = await self._subscriptions.held_ids()
+        # more than the free slots: some may belong to endpoints already at their limit
+        due = await self._deliveries.due(now=now, limit=free * 4, held=held)
         if not due:
             return False
         lease_until = now + timedelta(seconds=self._settings.webhook_lease)
         claimed: list[Delivery] = []
+        limit = self._settings.webhook_endpoint_concurrency
+        taken: dict[str, int] = {}
         for delivery in due:
+            if len(claimed) >= free:
+                break
+            endpoint = delivery.subscription_id
+            if self._per_endpoint.get(endpoint, 0) + taken.get(endpoint, 0) >= limit:
+                continue  # this endpoint has enough in flight; its turn comes as they finish
             mine = await self._deliveries.compare_and_set(
                 delivery,
                 {
@@ -178,6 +207,7 @@ class DeliveryWorker:
             )
             if mine is not None:  # else another replica was first
                 claimed.append(mine)
+                taken[endpoint] = taken.get(endpoint, 0) + 1
         if claimed:
             subscriptions = await self._subscriptions.get_many(
                 list({delivery.subscription_id for delivery in claimed})
@@ -187,9 +217,22 @@ class DeliveryWorker:
                 task = asyncio.create_task(
                     self._attempt(delivery, subscription, send=send), name=f"webhook-{delivery.id}"
                 )
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-        return len(due) == free
+                self._track(task, delivery.subscription_id)
+        return len(claimed) == free
+
+    def _track(self, task: asyncio.Task[None], endpoint: str) -> None:
+        self._in_flight.add(task)
+        self._per_endpoint[endpoint] = self._per_endpoint.get(endpoint, 0) + 1
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._in_flight.discard(finished)
+            left = self._per_endpoint.get(endpoint, 1) - 1
+            if left > 0:
+                self._per_endpoint[endpoint] = left
+            else:
+                self._per_endpoint.pop(endpoint, None)
+
+        task.add_done_callback(done)
 
     async def _attempt(
         self, delivery: Delivery, subscription: Subscription | None, *, send: Sender
@@ -219,8 +262,29 @@ class DeliveryWorker:
             return
         if finished is None:
             log.warning("webhook delivery %s: lease lost before its result was stored", delivery.id)
-        elif finished.pending_event:
+            return
+        if finished.pending_event:
             await self._announce([finished])
+        if subscription is not None and finished.last_attempt_at is not None:
+            await self._count(finished, subscription)
+
+    async def _count(self, delivery: Delivery, subscription: Subscription) -> None:
+        """Count the attempt towards the endpoint's run of failures; disable it at the limit."""
+        try:
+            if delivery.status == "delivered":
+                await self._subscriptions.record_success(subscription.id)
+                return
+            failures = await self._subscriptions.record_failure(subscription.id)
+            if failures < self._settings.webhook_disable_after:
+                return
+            reason = f"{failures} failed attempts in a row; last: {delivery.last_error}"
+            if await self._subscriptions.disable(
+                subscription.id, reason=reason, at=stamp(self._clock())
+            ):
+                log.warning("webhook subscription %s disabled: %s", subscription.id, reason)
+                await self._publisher.publish(outcome_event(delivery, subscription_disabled=True))
+        except Exception as exc:
+            log.warning("could not count webhook attempt %s: %s", delivery.id, exc)
 
     async def _try_once(
         self, delivery: Delivery, subscription: Subscription | None, *, send: Sender
@@ -233,14 +297,24 @@ class DeliveryWorker:
                 "completed_at": self._clock(),
                 "last_error": "subscription deleted",
             }
+        if subscription.state != "active":
+            # paused or disabled since it was claimed: back to waiting, the attempt unspent
+            return {
+                "status": "pending",
+                "attempts": delivery.attempts - 1,
+                "next_attempt_at": self._clock(),
+                "last_attempt_at": None,
+            }
         if delivery.attempts > settings.webhook_max_attempts:
             # its last attempt was claimed by a process that died
             return self._final("failed", last_error="no attempts left after an interrupted attempt")
+        now = self._clock()
         headers = signed_headers(
-            secret=subscription.secret,
+            secret=subscription.signing_secrets(now),
             message_id=delivery.event_id,
             body=delivery.event,
-            at=self._clock(),
+            at=now,
+            traceparent=delivery.traceparent,
         )
         try:
             result = await send(subscription.url, delivery.event, headers)
@@ -288,6 +362,9 @@ class DeliveryWorker:
 
     async def _announce(self, deliveries: list[Delivery]) -> None:
         try:
+            for delivery in deliveries:
+                if delivery.status == "failed":
+                    await self._dead_letter(delivery)
             await self._publisher.publish(*(outcome_event(d) for d in deliveries))
             await self._deliveries.events_published([d.id for d in deliveries])
         except Exception as exc:

@@ -43,12 +43,19 @@ def wants(subscription: Subscription, event: Event) -> bool:
 
 
 def plan_deliveries(
-    subscriptions: Sequence[Subscription], events: Iterable[Event], *, now: datetime
+    subscriptions: Sequence[Subscription],
+    events: Iterable[Event],
+    *,
+    now: datetime,
+    traceparent: str | None = None,
+    replay_id: str | None = None,
 ) -> list[Delivery]:
-    """One pending delivery per (subscription, event) that matches, due at once."""
+    """One pending delivery per (subscription, event) that matches, due at once; a replay's
+    deliveries have ids of their own, so an event already delivered is sent again."""
+    suffix = "" if replay_id is None else f":replay:{replay_id}"
     return [
         Delivery(
-            id=Delivery.key(subscription.id, event.id),
+            id=Delivery.key(subscription.id, event.id) + suffix,
             subscription_id=subscription.id,
             event_id=event.id,
             event_type=event.type,
@@ -56,6 +63,8 @@ def plan_deliveries(
             event=event.to_json().decode(),
             created_at=now,
             next_attempt_at=now,
+            traceparent=traceparent,
+            replay_id=replay_id,
         )
         for event in events
         for subscription in subscriptions

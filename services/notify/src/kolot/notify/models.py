@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kolot.common.store import Document
+from kolot.common.store import Document, stamp
 
 DeliveryStatus = Literal["pending", "sending", "delivered", "failed", "cancelled"]
 DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = (
@@ -17,6 +17,7 @@ DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = (
     "failed",
     "cancelled",
 )
+SubscriptionState = Literal["active", "paused", "disabled"]
 CLAIMABLE: tuple[DeliveryStatus, ...] = ("pending", "sending")
 """``sending`` is claimable again once its lease has expired (its process died mid-attempt)."""
 
@@ -49,6 +50,22 @@ class Subscription(_Stored):
     owner: str
     """The staff subject that created it; integrators see and manage only their own."""
     created_at: datetime
+    state: SubscriptionState = "active"
+    """``paused`` by its integrator or ``disabled`` after a run of failures: its deliveries wait
+    (still recorded) until it is resumed."""
+    state_reason: str | None = None
+    state_changed_at: str | None = None
+    consecutive_failures: int = 0
+    """Failed attempts since the last success; ``webhook_disable_after`` of them disable it."""
+    previous_secret: str | None = None
+    """After a rotation, the old secret also signs until ``previous_secret_until``, so the
+    receiver can switch to the new one without losing a delivery."""
+    previous_secret_until: str | None = None
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        if self.previous_secret and (self.previous_secret_until or "") > stamp(now):
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 class Delivery(_Stored):
@@ -76,6 +93,10 @@ class Delivery(_Stored):
     completed_at: datetime | None = None
     pending_event: bool | None = None
     """True while the final outcome's WebhookDelivered/WebhookFailed event is not on the bus yet."""
+    traceparent: str | None = None
+    """The W3C trace context the event was consumed in, sent on with every attempt."""
+    replay_id: str | None = None
+    """Set on a delivery made by a replay (its ``_id`` then ends with ``:replay:<id>``)."""
     revision: int = 0
     """Bumped by every write: a write made from a read succeeds only if nothing changed since."""
 

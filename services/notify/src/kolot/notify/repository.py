@@ -103,6 +103,45 @@ class SubscriptionRepository:
         result = await self._collection.delete_one(query)
         return result.deleted_count == 1
 
+    async def update(
+        self, subscription_id: str, changes: Document, *, owner: str | None
+    ) -> Subscription | None:
+        """Set ``changes`` (text times only: see docs/embedded-store.md); None if not found."""
+        query: Document = {"_id": subscription_id}
+        if owner is not None:
+            query["owner"] = owner
+        result = await self._collection.update_one(query, {"$set": changes})
+        if result.matched_count != 1:
+            return None
+        return await self.get(subscription_id, owner=owner)
+
+    async def held_ids(self) -> list[str]:
+        """Subscriptions whose deliveries wait: paused or disabled."""
+        cursor = self._collection.find({"state": {"$in": ["paused", "disabled"]}}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
+    async def record_success(self, subscription_id: str) -> None:
+        await self._collection.update_one(
+            {"_id": subscription_id, "consecutive_failures": {"$gt": 0}},
+            {"$set": {"consecutive_failures": 0}},
+        )
+
+    async def record_failure(self, subscription_id: str) -> int:
+        """Count a failed attempt; returns the failures in a row so far."""
+        await self._collection.update_one(
+            {"_id": subscription_id}, {"$inc": {"consecutive_failures": 1}}
+        )
+        doc = await self._collection.find_one({"_id": subscription_id})
+        return 0 if doc is None else int(doc.get("consecutive_failures") or 0)
+
+    async def disable(self, subscription_id: str, *, reason: str, at: str) -> bool:
+        """Disable an active subscription; True for the one call that did (it gives notice)."""
+        result = await self._collection.update_one(
+            {"_id": subscription_id, "state": "active"},
+            {"$set": {"state": "disabled", "state_reason": reason, "state_changed_at": at}},
+        )
+        return result.modified_count == 1
+
 
 class DeliveryRepository:
     def __init__(self, database: DatabaseProvider) -> None:
@@ -128,16 +167,14 @@ class DeliveryRepository:
             return inserted
         return len(result.inserted_ids)
 
-    async def due(self, *, now: datetime, limit: int) -> list[Delivery]:
+    async def due(self, *, now: datetime, limit: int, held: Sequence[str] = ()) -> list[Delivery]:
         """Pending deliveries that are due, and claimed ones whose lease has expired (while
-        ``sending``, ``next_attempt_at`` is the lease's expiry, so one index serves both)."""
-        cursor = (
-            self._collection.find(
-                {"status": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}}
-            )
-            .sort("next_attempt_at", ASCENDING)
-            .limit(limit)
-        )
+        ``sending``, ``next_attempt_at`` is the lease's expiry, so one index serves both);
+        none of the ``held`` subscriptions (paused or disabled)."""
+        query: Document = {"status": {"$in": list(CLAIMABLE)}, "next_attempt_at": {"$lte": now}}
+        if held:
+            query["subscription_id"] = {"$nin": list(held)}
+        cursor = self._collection.find(query).sort("next_attempt_at", ASCENDING).limit(limit)
         return [Delivery.from_document(doc) async for doc in cursor]
 
     async def compare_and_set(self, delivery: Delivery, changes: dict[str, Any]) -> Delivery | None:
@@ -180,11 +217,23 @@ class DeliveryRepository:
         )
 
     async def log(
-        self, subscription_id: str, *, limit: int, status: DeliveryStatus | None = None
+        self,
+        subscription_id: str,
+        *,
+        limit: int,
+        status: DeliveryStatus | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> list[Delivery]:
+        """Newest first; ``before``: (created_at, id) of the last item of the previous page."""
         query: Document = {"subscription_id": subscription_id}
         if status is not None:
             query["status"] = status
+        if before is not None:
+            created_at, delivery_id = before
+            query["$or"] = [
+                {"created_at": {"$lt": created_at}},
+                {"created_at": created_at, "_id": {"$lt": delivery_id}},
+            ]
         cursor = (
             self._collection.find(query)
             .sort([("created_at", DESCENDING), ("_id", DESCENDING)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kolot.notify.matching import validate_event_type
 from kolot.notify.models import (
@@ -14,6 +14,7 @@ from kolot.notify.models import (
     Frequency,
     Language,
     Subscription,
+    SubscriptionState,
 )
 
 
@@ -47,6 +48,16 @@ class SubscriptionPublic(BaseModel):
     campaign_id: str | None
     description: str | None
     created_at: datetime
+    state: SubscriptionState = Field(
+        description="`paused` by its integrator or `disabled` after a run of failures: "
+        "deliveries wait until it is resumed."
+    )
+    state_reason: str | None = None
+    state_changed_at: str | None = None
+    consecutive_failures: int = 0
+    previous_secret_until: str | None = Field(
+        default=None, description="After a rotation: until when the old secret also signs."
+    )
 
     @classmethod
     def of(cls, subscription: Subscription) -> SubscriptionPublic:
@@ -89,6 +100,50 @@ class DeliveryPublic(BaseModel):
 
 class DeliveryLog(BaseModel):
     items: list[DeliveryPublic]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next (older) page; null at the end."
+    )
+
+
+class SecretRotated(BaseModel):
+    secret: str = Field(description="The new signing secret (whsec_...). Shown once: keep it.")
+    previous_secret_until: str | None = Field(
+        description="Until then both secrets sign (space-separated `webhook-signature` values)."
+    )
+
+
+class TestResult(BaseModel):
+    delivered: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_sequence: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="A KOLOT_PUBLIC stream sequence."
+    )
+    since: AwareDatetime | None = Field(default=None, description="Or: from this time.")
+    until: AwareDatetime | None = Field(default=None, description="Up to this time (inclusive).")
+    limit: int = Field(default=1000, ge=1, le=10_000, description="Events read in this page.")
+
+    @model_validator(mode="after")
+    def _one_start(self) -> ReplayRequest:
+        if (self.from_sequence is None) == (self.since is None):
+            raise ValueError("give exactly one of from_sequence and since")
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValueError("until is before since")
+        return self
+
+
+class ReplayResult(BaseModel):
+    replay_id: str
+    scanned: int = Field(description="Events read from the stream in this page.")
+    deliveries: int = Field(description="Of them, those this subscription wants: queued.")
+    last_sequence: int | None
+    more: bool = Field(description="True: continue with from_sequence = last_sequence + 1.")
 
 
 # --- disseminations ---------------------------------------------------------------------------

@@ -4,18 +4,25 @@ fan-out of public events into the deliveries outbox. No FastStream or HTTP here.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
+from datetime import datetime, timedelta
+from typing import Any
 
+from opentelemetry import propagate
 from pymongo.errors import PyMongoError
 
-from kolot.common.events import Event, new_id, utcnow
+from kolot.common.events import NO_CAMPAIGN, Event, new_id, utcnow
+from kolot.common.store import stamp
+from kolot.notify.delivery import AttemptResult, Sender
 from kolot.notify.matching import plan_deliveries
 from kolot.notify.models import Delivery, DeliveryStatus, Subscription
+from kolot.notify.replay import Page
 from kolot.notify.repository import DeliveryRepository, SubscriptionRepository
 from kolot.notify.targets import Resolver, check_target, resolve
-from kolot.notify.webhooks import new_secret
+from kolot.notify.webhooks import new_secret, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +83,18 @@ class SubscriptionService:
         cache: SubscriptionCache,
         allowed_hosts: Collection[str],
         resolver: Resolver = resolve,
+        require_https: bool = False,
+        rotation_overlap: float = 24 * 3600.0,
+        on_resumed: Callable[[], None] = lambda: None,
     ) -> None:
         self._subscriptions = subscriptions
         self._deliveries = deliveries
         self._cache = cache
         self._allowed_hosts = allowed_hosts
         self._resolver = resolver
+        self._require_https = require_https
+        self._rotation_overlap = rotation_overlap
+        self._on_resumed = on_resumed
 
     async def create(
         self,
@@ -94,7 +107,12 @@ class SubscriptionService:
     ) -> Subscription:
         """Raises ``TargetRefused`` for a URL a webhook may not call (see ``targets``)."""
         url = url.strip()
-        await check_target(url, allowed_hosts=self._allowed_hosts, resolver=self._resolver)
+        await check_target(
+            url,
+            allowed_hosts=self._allowed_hosts,
+            resolver=self._resolver,
+            require_https=self._require_https,
+        )
         subscription = Subscription(
             id=new_id(),
             url=url,
@@ -129,10 +147,115 @@ class SubscriptionService:
         owner: str | None,
         limit: int,
         status: DeliveryStatus | None = None,
+        before: tuple[datetime, str] | None = None,
     ) -> list[Delivery]:
-        if await self._subscriptions.get(subscription_id, owner=owner) is None:
+        await self.get(subscription_id, owner=owner)
+        return await self._deliveries.log(
+            subscription_id, limit=limit, status=status, before=before
+        )
+
+    async def get(self, subscription_id: str, *, owner: str | None) -> Subscription:
+        found = await self._subscriptions.get(subscription_id, owner=owner)
+        if found is None:
             raise SubscriptionNotFound(subscription_id)
-        return await self._deliveries.log(subscription_id, limit=limit, status=status)
+        return found
+
+    async def _update(
+        self, subscription_id: str, changes: dict[str, Any], *, owner: str | None
+    ) -> Subscription:
+        updated = await self._subscriptions.update(subscription_id, changes, owner=owner)
+        if updated is None:
+            raise SubscriptionNotFound(subscription_id)
+        await self._cache.refresh()
+        return updated
+
+    async def rotate_secret(self, subscription_id: str, *, owner: str | None) -> Subscription:
+        """A new secret; the current one keeps signing beside it for the overlap period."""
+        current = await self.get(subscription_id, owner=owner)
+        until = utcnow() + timedelta(seconds=self._rotation_overlap)
+        updated = await self._update(
+            subscription_id,
+            {
+                "secret": new_secret(),
+                "previous_secret": current.secret,
+                "previous_secret_until": stamp(until),
+            },
+            owner=owner,
+        )
+        log.info("subscription %s: secret rotated, the old one signs until %s", current.id, until)
+        return updated
+
+    async def pause(self, subscription_id: str, *, owner: str | None) -> Subscription:
+        await self.get(subscription_id, owner=owner)
+        return await self._update(
+            subscription_id,
+            {"state": "paused", "state_reason": "paused", "state_changed_at": stamp(utcnow())},
+            owner=owner,
+        )
+
+    async def resume(self, subscription_id: str, *, owner: str | None) -> Subscription:
+        """Active again (after a pause or an automatic disable): what waited is sent."""
+        await self.get(subscription_id, owner=owner)
+        updated = await self._update(
+            subscription_id,
+            {
+                "state": "active",
+                "state_reason": None,
+                "state_changed_at": stamp(utcnow()),
+                "consecutive_failures": 0,
+            },
+            owner=owner,
+        )
+        self._on_resumed()
+        return updated
+
+    async def test(self, subscription_id: str, *, owner: str | None, send: Sender) -> AttemptResult:
+        """Send a signed ``kolot.webhook.test`` CloudEvent now (not recorded, not retried)."""
+        subscription = await self.get(subscription_id, owner=owner)
+        now = utcnow()
+        event_id = new_id()
+        event = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "kolot/notify",
+            "type": "kolot.webhook.test",
+            "subject": subscription.campaign_id or NO_CAMPAIGN,
+            "time": now.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "dataschemaversion": 1,
+            "data": {"subscription_id": subscription.id},
+        }
+        body = json.dumps(event, separators=(",", ":"))
+        headers = signed_headers(
+            secret=subscription.signing_secrets(now), message_id=event_id, body=body, at=now
+        )
+        return await send(subscription.url, body, headers)
+
+    async def replay(
+        self,
+        subscription_id: str,
+        *,
+        owner: str | None,
+        read: Callable[..., Awaitable[Page]],
+        from_sequence: int | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> tuple[str, Page, int]:
+        """Deliver again what KOLOT_PUBLIC holds from a sequence or a time (one page of it):
+        (replay id, the page read, deliveries recorded)."""
+        subscription = await self.get(subscription_id, owner=owner)
+        page = await read(from_sequence=from_sequence, since=since, until=until, limit=limit)
+        replay_id = new_id()
+        planned = plan_deliveries([subscription], page.events, now=utcnow(), replay_id=replay_id)
+        recorded = await self._deliveries.insert_new(planned)
+        if recorded:
+            self._on_resumed()
+        log.info(
+            "subscription %s: replay %s scanned %d events, %d to deliver",
+            subscription.id, replay_id, page.scanned, recorded,
+        )  # fmt: skip
+        return replay_id, page, recorded
 
 
 class EventFanout:
@@ -152,7 +275,12 @@ class EventFanout:
 
     async def record(self, events: Sequence[Event]) -> int:
         subscriptions = await self._cache.current()
-        planned = plan_deliveries(subscriptions, events, now=utcnow())
+        # the consumer's span is current here: receivers can join the event's trace
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        planned = plan_deliveries(
+            subscriptions, events, now=utcnow(), traceparent=carrier.get("traceparent")
+        )
         inserted = await self._deliveries.insert_new(planned)
         if inserted:
             self._on_recorded()

@@ -117,10 +117,21 @@ async def resolve(host: str, port: int) -> list[str]:
 
 
 async def check_target(
-    url: str, *, allowed_hosts: Collection[str], resolver: Resolver = resolve
+    url: str,
+    *,
+    allowed_hosts: Collection[str],
+    resolver: Resolver = resolve,
+    require_https: bool = False,
 ) -> Target:
-    """Refuse a webhook URL unless it is http(s) to a public address or to an allowed host."""
+    """Refuse a webhook URL unless it is http(s) to a public address or to an allowed host
+    (https only with ``require_https``: production, where events travel over the internet)."""
     target = parse_target(url)
+    if (
+        require_https
+        and target.scheme != "https"
+        and not is_allowed_host(target.host, allowed_hosts)
+    ):
+        raise TargetRefused("the URL must use https")
     if is_allowed_host(target.host, allowed_hosts):
         return target
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -20,13 +21,28 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
-def signed_headers(*, secret: str, message_id: str, body: str, at: datetime) -> dict[str, str]:
+def signed_headers(
+    *,
+    secret: str | Sequence[str],
+    message_id: str,
+    body: str,
+    at: datetime,
+    traceparent: str | None = None,
+) -> dict[str, str]:
     """The headers of one attempt; ``message_id`` stays the same across retries so receivers
-    can drop duplicates, the timestamp and signature are fresh each time."""
-    return {
+    can drop duplicates, the timestamp and signature are fresh each time.
+
+    With several secrets (a rotation's overlap) every one signs: Standard Webhooks puts the
+    signatures side by side, space-separated, and a receiver accepts any it can verify.
+    """
+    secrets_ = [secret] if isinstance(secret, str) else list(secret)
+    headers = {
         "content-type": CLOUDEVENTS_CONTENT_TYPE,
         "webhook-id": message_id,
         "webhook-timestamp": str(math.floor(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "webhook-signature": " ".join(Webhook(s).sign(message_id, at, body) for s in secrets_),
         "user-agent": "kolot-notify/1",
     }
+    if traceparent:
+        headers["traceparent"] = traceparent
+    return headers

@@ -41,6 +41,8 @@ class WebhookDeliveryData(Payload):
     status_code: int | None = None
     error: str | None = None
     duration_ms: float | None = None
+    subscription_disabled: bool | None = None
+    """True on the notice that this failure disabled the subscription (a run of failures)."""
 
 
 class WebhookDelivered(Event):
