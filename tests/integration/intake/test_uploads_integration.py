@@ -9,6 +9,7 @@ import io
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -314,3 +315,43 @@ async def test_what_cannot_be_uploaded_is_refused_with_a_problem(
     job = await wait_done(intake, posted.headers["location"])
     assert (job["published"], job["rejected"]) == (1, 1)
     assert job["errors"] == [{"row": 2, "field": "text", "message": "the comment is empty"}]
+
+
+async def test_meetings_held_before_the_closing_can_be_uploaded_after_it(
+    intake: httpx.AsyncClient,
+) -> None:
+    campaign_id = await open_campaign(intake)
+    closed = await intake.post(f"/v1/campaigns/{campaign_id}/close", headers=ADMIN)
+    closes_at = closed.json()["closes_at"]
+    assert closes_at is not None  # closing by hand records when
+    await asyncio.sleep(0.05)
+    after_closing = datetime.now(UTC).isoformat()
+    rows = [
+        {
+            "kind": "comment",
+            "text": "נאמר בכנס",
+            "meeting_id": "m1",
+            "facilitator": "f",
+            "recorded_at": "2026-01-05T18:00:00+02:00",
+        },
+        {"kind": "comment", "text": "בלי זמן", "meeting_id": "m1", "facilitator": "f"},
+        {
+            "kind": "comment",
+            "text": "אחרי הסגירה",
+            "meeting_id": "m2",
+            "facilitator": "f",
+            "recorded_at": after_closing,
+        },
+    ]
+    posted = await intake.post(
+        f"/v1/campaigns/{campaign_id}/uploads",
+        content=json.dumps(rows, ensure_ascii=False).encode(),
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )
+    assert posted.status_code == 202, posted.text
+    job = await wait_done(intake, posted.headers["location"])
+    assert job["published"] == 1
+    assert {(e["row"], e["field"]) for e in job["errors"]} == {
+        (2, "recorded_at"),
+        (3, "recorded_at"),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from fastapi import FastAPI
 from nats.aio.msg import Msg
@@ -132,6 +133,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         receipt_secret=settings.receipt_secret.get_secret_value(),
         sealer=ContactSealer(settings.contact_keys.get_secret_value()),
         max_comment_chars=settings.max_comment_chars,
+        meeting_grace=timedelta(days=settings.meeting_upload_grace_days),
     )
     limits = Limits(
         participant=RateLimiter(

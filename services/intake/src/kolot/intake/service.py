@@ -177,6 +177,7 @@ class IntakeService:
         receipt_secret: str,
         sealer: ContactSealer,
         max_comment_chars: int,
+        meeting_grace: timedelta = timedelta(days=14),
     ) -> None:
         self.publisher = publisher
         self.repository = repository
@@ -185,6 +186,7 @@ class IntakeService:
         self._participant_secret = participant_secret
         self._receipt_secret = receipt_secret
         self._max_comment_chars = max_comment_chars
+        self._meeting_grace = meeting_grace
         # client addresses are never stored or published; a keyed hash lets moderation see bursts
         self._address_key = hmac.new(
             participant_secret.encode(), b"kolot client address", hashlib.sha256
@@ -290,6 +292,8 @@ class IntakeService:
                 update["opens_at"] = now
             if current.closes_at and current.closes_at <= now:
                 update["closes_at"] = None  # reopened after its closing time: no closing time
+        if transition == "close" and (current.closes_at is None or current.closes_at > now):
+            update["closes_at"] = now  # closing by hand means now: the closing time is a fact
         updated = current.model_copy(update=update)
         # every replica runs the schedule: one id per scheduled change, so the stream keeps one
         event_id = (
@@ -354,6 +358,22 @@ class IntakeService:
                 "contributions are accepted only between its opening and closing times",
             )
         return campaign
+
+    async def require_meeting_window(self, campaign_id: str) -> CampaignSnapshot:
+        """Open, or closed for at most the upload grace period: input from meetings held before
+        the closing is typed in afterwards (each row then says when it was recorded)."""
+        campaign = await self._campaign(campaign_id)
+        if campaign.status == "closed" and campaign.closes_at is not None:
+            if utcnow() <= campaign.closes_at + self._meeting_grace:
+                return campaign
+            raise IntakeError(
+                409,
+                "campaign-not-open",
+                "The consultation is closed",
+                f"meeting records are accepted up to {self._meeting_grace.days} days after the "
+                "closing; this consultation closed earlier",
+            )
+        return await self.require_open(campaign_id)
 
     async def publish_outcome(self, campaign_id: str, body: OutcomeCreate) -> OutcomePublished:
         campaign = await self._campaign(campaign_id)

@@ -11,6 +11,8 @@ class IntakeSettings(ServiceSettings):
 
     max_comment_chars: int = Field(default=10_000, ge=1)
     """Longer comments are refused with 422 (and belong in an attachment, a later feature)."""
+    meeting_upload_grace_days: int = Field(default=14, ge=0, le=365)
+    """How long after the closing meeting records (each with its recorded_at) may be uploaded."""
     campaign_refresh_seconds: float = Field(default=5.0, gt=0)
     """How often each replica looks for consultations due to open or close on schedule."""
 

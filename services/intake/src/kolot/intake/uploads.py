@@ -343,6 +343,12 @@ def _validate_row(
                 recorded_at = None
             elif recorded_at > now + timedelta(minutes=5):
                 error("recorded_at", "is in the future")
+    if campaign.status == "closed" and campaign.closes_at is not None:
+        # a meeting held before the closing may be uploaded a little later; one held after may not
+        if cells["recorded_at"] is None:
+            error("recorded_at", "required once the consultation has closed: when was it said?")
+        elif recorded_at is not None and recorded_at > campaign.closes_at:
+            error("recorded_at", "is after the consultation closed")
 
     participant_id = participant_for(campaign.campaign_id, upload_id, n, ref)
     text: str | None = None

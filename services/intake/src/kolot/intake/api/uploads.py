@@ -95,7 +95,7 @@ async def upload(
             "the body must be text/csv or application/json",
         )
     try:
-        campaign = await service.require_open(campaign_id)
+        campaign = await service.require_meeting_window(campaign_id)
     except IntakeError as exc:
         raise problem(exc) from exc
     body = await request.body()
