@@ -282,6 +282,7 @@ async def test_form_letters_are_published_once_as_a_cluster_with_its_size(
     assert [r.absorbed for r in records] == [False] + [True] * 5
     assert all(r.status == "approved" for r in records)
     assert all("duplicate" in r.reasons for r in records[1:])
+    assert all("shown once" in (r.statement or "") for r in records[1:])  # the senders are told
     public = [e for e in bus.of_type(CommentPublished, public=True)]
     assert all(isinstance(e, CommentPublished) and e.data.comment_id == "f0" for e in public)
     sizes = [e.data.cluster_size for e in public if isinstance(e, CommentPublished)]

@@ -70,6 +70,7 @@ from kolot.moderation.pipeline import (
     normalise,
     redact,
 )
+from kolot.moderation.pipeline.statements import cluster_statement
 from kolot.moderation.repository import QueueFilter
 from kolot.moderation.surge import (
     BASELINE,
@@ -529,7 +530,7 @@ class ModerationService:
                     and representatives[representative].status == "approved"
                 )
                 absorbed = published and result.decision == "approve"
-                result = _with_duplicate(result)
+                result = _with_duplicate(result, absorbed=absorbed)
             records.append(
                 automatic_record(
                     event,
@@ -995,7 +996,7 @@ def _alert_event(
     )
 
 
-def _with_duplicate(result: ModerationDecision) -> ModerationDecision:
-    if DUPLICATE in result.reasons:
-        return result
-    return dataclasses.replace(result, reasons=(*result.reasons, DUPLICATE))
+def _with_duplicate(result: ModerationDecision, *, absorbed: bool) -> ModerationDecision:
+    reasons = result.reasons if DUPLICATE in result.reasons else (*result.reasons, DUPLICATE)
+    statement = cluster_statement(language=result.language) if absorbed else result.statement
+    return dataclasses.replace(result, reasons=reasons, statement=statement)

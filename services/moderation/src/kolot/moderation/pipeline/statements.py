@@ -88,5 +88,26 @@ def published_statement(reasons: Sequence[str], *, language: str) -> str | None:
     return _PII_REMOVED[statement_language(language)] if "pii_redacted" in reasons else None
 
 
+_IN_CLUSTER: dict[StatementLanguage, str] = {
+    "he": (
+        "התגובה שלך זהה או כמעט זהה לתגובות של משתתפים אחרים, ולכן היא מוצגת פעם אחת, "
+        "יחד עם מספר האנשים ששלחו אותה. כל תגובה נספרת."
+    ),
+    "ar": (
+        "تعليقك مطابق أو شبه مطابق لتعليقات مشاركين آخرين، لذلك يُعرض مرة واحدة مع عدد "
+        "الأشخاص الذين أرسلوه. كل تعليق يُحتسب."
+    ),
+    "en": (
+        "Your comment is the same as, or nearly the same as, other participants' comments, so it "
+        "is shown once, with the number of people who sent it. Every comment is counted."
+    ),
+}
+
+
+def cluster_statement(*, language: str) -> str:
+    """What the sender of a form letter's copy reads: published once, counted with the others."""
+    return _IN_CLUSTER[statement_language(language)]
+
+
 def review_statement(*, language: str) -> str:
     return _IN_REVIEW[statement_language(language)]
