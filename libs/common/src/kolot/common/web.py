@@ -147,11 +147,11 @@ class _ServerSpans:
         if scope["type"] != "http" or scope["path"] in _UNTRACED:
             await self.app(scope, receive, send)
             return
-        carrier = {
-            name.decode(): value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name in _TRACE_HEADERS
-        }
+        carrier: dict[str, str] | None = None  # most requests carry no trace context
+        for name, value in scope["headers"]:
+            if name in _TRACE_HEADERS:
+                carrier = carrier or {}
+                carrier[name.decode()] = value.decode("latin-1")
         method = scope["method"]
         with self.tracer.start_as_current_span(
             method,
