@@ -1,4 +1,4 @@
-"""The metrics service against real NATS and nx-27017: events counted once, whatever happens."""
+"""The metrics service against real NATS and nx-27017: the same figures, whatever happens."""
 
 from __future__ import annotations
 
@@ -11,103 +11,30 @@ import httpx
 import nats
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
 
 from kolot.common.auth import Role
 from kolot.common.bus import Streams
-from kolot.common.events import (
-    NO_CAMPAIGN,
-    Attribution,
-    CommentModerated,
-    CommentModeratedData,
-    CommentPublished,
-    CommentPublishedData,
-    CommentSubmitted,
-    CommentSubmittedData,
-    Event,
-    ParticipantRegistered,
-    ParticipantRegisteredData,
-    VisitRecorded,
-    VisitRecordedData,
-    VoteCast,
-    VoteCastData,
-)
 from kolot.metrics.app import create_app
 from kolot.metrics.handlers import ALL_EVENTS_CONSUMER
 from kolot.metrics.settings import MetricsSettings
 from tests.conftest import running_app, staff_headers
+from tests.integration.metrics.consultation import CAMPAIGN, consultation, shuffled
 
 pytestmark = pytest.mark.integration
 
-CAMPAIGN = "c-budget-2025"
 ANALYST = staff_headers(Role.ANALYST)
-
-
-def consultation_events() -> list[Event]:
-    def submitted(comment_id: str) -> CommentSubmitted:
-        return CommentSubmitted(
-            subject=CAMPAIGN,
-            data=CommentSubmittedData(
-                comment_id=comment_id, participant_id="p1", text="text", text_sha256="0" * 64
-            ),
-        )
-
-    def moderated(comment_id: str, decision: Any) -> CommentModerated:
-        return CommentModerated(
-            subject=CAMPAIGN,
-            data=CommentModeratedData(
-                comment_id=comment_id, decision=decision, automatic=True, redacted_text="text"
-            ),
-        )
-
-    return [
-        submitted("k1"),
-        submitted("k2"),
-        moderated("k1", "approve"),
-        moderated("k2", "reject"),
-        CommentPublished(subject=CAMPAIGN, data=CommentPublishedData(comment_id="k1", text="t")),
-        VisitRecorded(
-            subject=CAMPAIGN,
-            data=VisitRecordedData(visit_id="v1", attribution=Attribution(source="facebook")),
-        ),
-        ParticipantRegistered(
-            subject=CAMPAIGN,
-            data=ParticipantRegisteredData(participant_id="p1", source="facebook"),
-        ),
-        # most registrations belong to no campaign
-        ParticipantRegistered(
-            subject=NO_CAMPAIGN, data=ParticipantRegisteredData(participant_id="p2")
-        ),
-    ]
-
-
-def vote(vote_id: str) -> VoteCast:
-    return VoteCast(
-        subject=CAMPAIGN,
-        data=VoteCastData(vote_id=vote_id, participant_id="p1", target_id="k1", value=1),
-    )
-
-
-EXPECTED_COMMENTS = {
-    "submitted": 2,
-    "published": 1,
-    "rejected": 1,
-    "pending": 0,
-    "review": 0,
-    "hidden": 0,
-}
-EXPECTED_FUNNEL = {
-    "facebook": {
-        "visits": 1,
-        "participants": 1,
-        "conversion": 1.0,
-        "spend": None,
-        "cost_per_response": None,
-    }
+# figures that depend on the clock, not on the events
+VOLATILE = {"updated_at", "generated_at", "oldest_age_seconds"}
+# exposition samples that depend on the clock
+VOLATILE_SAMPLES = {
+    "kolot_metrics_snapshot_timestamp_seconds",
+    "kolot_moderation_queue_oldest_age_seconds",
 }
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], *, within: float = 15.0
+    probe: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], *, within: float = 30.0
 ) -> Any:
     """Poll ``probe`` until ``done`` holds for its result; return that result."""
     deadline = time.monotonic() + within
@@ -120,117 +47,275 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
-def stats_of(
-    client: httpx.AsyncClient, campaign_id: str = CAMPAIGN
-) -> Callable[[], Awaitable[Any]]:
+def without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_volatile(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [without_volatile(v) for v in value]
+    return value
+
+
+async def get_json(client: httpx.AsyncClient, path: str) -> Any:
+    response = await client.get(path, headers=ANALYST)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def everything(client: httpx.AsyncClient) -> dict[str, Any]:
+    """Every figure the service answers about the campaign, and its domain metrics."""
+    base = f"/v1/campaigns/{CAMPAIGN}"
+    figures = {
+        "stats": await get_json(client, f"{base}/stats"),
+        "funnel": await get_json(client, f"{base}/funnel"),
+        "hourly": await get_json(client, f"{base}/timeseries?step=1h"),
+        "daily": await get_json(client, f"{base}/timeseries?step=1d"),
+        "report": await get_json(client, f"{base}/report?format=json"),
+    }
+    text = (await client.get("/metrics")).text
+    figures["metrics"] = sorted(
+        (sample.name, sorted(sample.labels.items()), sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("kolot_")
+        and not family.name.startswith(("kolot_http", "kolot_consumer", "kolot_bus"))
+        for sample in family.samples
+        if sample.name not in VOLATILE_SAMPLES
+    )
+    cleaned: dict[str, Any] = without_volatile(figures)
+    return cleaned
+
+
+async def counted(client: httpx.AsyncClient, expected: int) -> dict[str, Any]:
     async def probe() -> Any:
-        response = await client.get(f"/v1/campaigns/{campaign_id}/stats", headers=ANALYST)
-        assert response.status_code == 200, response.text
-        return response.json()
+        return await get_json(client, f"/v1/campaigns/{CAMPAIGN}/stats")
 
-    return probe
-
-
-def assert_consultation_counted(stats: dict[str, Any], *, votes: int) -> None:
-    assert stats["campaign_id"] == CAMPAIGN
-    assert stats["comments"] == EXPECTED_COMMENTS
-    assert stats["funnel"] == EXPECTED_FUNNEL
-    assert (stats["responses"], stats["votes"], stats["flags"]) == (0, votes, 0)
-    assert stats["events_counted"] == 7 + votes
+    stats: dict[str, Any] = await eventually(probe, lambda s: s["events_counted"] >= expected)
+    return stats
 
 
-async def test_each_event_is_counted_once_across_replay_restart_and_a_new_consumer(
-    make_settings: Callable[..., Any], nats_url: str, namespace: str
+async def exposed(client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """Wait for the /metrics snapshot to hold a sample; return its value."""
+
+    async def probe() -> float | None:
+        text = (await client.get("/metrics")).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return None
+
+    value: float = await eventually(probe, lambda v: v is not None)
+    return value
+
+
+def assert_consultation_figures(stats: dict[str, Any], funnel: dict[str, Any]) -> None:
+    """What the consultation in ``consultation.py`` must read, worked out by hand."""
+    comments = stats["comments"]
+    assert comments["submitted"] == 12
+    assert comments["by_status"] == {
+        "pending": 0,
+        "held": 2,  # k9, k10
+        "approved": 0,
+        "clustered": 2,  # k11, k12: copies of k1
+        "published": 6,  # k1, k2, k4, k5, k6, k8
+        "rejected": 1,  # k7
+        "hidden": 1,  # k3
+    }
+    assert comments["published"] == 7  # k1 counted once however often it is republished
+    assert comments["pending"] == comments["held"] == 2
+    assert comments["by_channel"] == {"sms": 2, "web": 10}
+    moderation = stats["moderation"]
+    assert moderation["decisions"] == {
+        "automatic": {"approve": 8, "reject": 1, "review": 3},
+        "human": {"approve": 1, "reject": 0, "review": 0},
+    }
+    assert moderation["queue"]["depth"] == 2
+    assert moderation["queue"]["oldest_since"] == "2026-11-02T15:45:03Z"  # k9's review
+    assert moderation["latency"]["human"]["count"] == 1
+    assert moderation["latency"]["human"]["mean_seconds"] == 7200.0
+    assert moderation["latency"]["automatic"]["count"] == 9
+    assert moderation["appeals"] == {"filed": 1, "upheld": 1, "overturned": 0}
+    participation = stats["participation"]
+    assert participation == {
+        "visits": 43,
+        "registered": 12,
+        "participants": 11,  # p12 never took part
+        "responses": 2,
+        "votes": 3,
+        "flags": 2,
+    }
+    assert stats["clusters"] == {"count": 1, "comments": 3, "largest": 3}
+    region = stats["representativeness"]["dimensions"]["region"]
+    assert (region["declared"], region["undeclared"]) == (9, 2)
+    assert region["dissimilarity"] == 0.1667
+    assert stats["representativeness"]["warnings"] == []  # 9 declarations are too few to judge
+    assert stats["deliveries"]["webhooks"] == {"delivered": 1, "failed": 1}
+    assert stats["deliveries"]["notifications"] == {
+        "email": {"sent": 0, "failed": 1},
+        "sms": {"sent": 1, "failed": 0},
+    }
+    assert stats["campaign"]["status"] == "open"
+
+    steps = {step["source"]: step for step in funnel["sources"]}
+    assert [s["source"] for s in funnel["sources"]] == ["facebook", "sms", "direct"]
+    assert steps["facebook"] | {} == {
+        "source": "facebook",
+        "invited": 0,
+        "clicked": 0,
+        "visits": 30,
+        "participants": 6,
+        "click_rate_pct": None,
+        "visit_rate_pct": None,
+        "participation_rate_pct": 20.0,
+        "spend": {"amount": 600.0, "currency": "ILS"},  # the corrected spend, not 500 + 600
+        "cost_per_visit": {"amount": 20.0, "currency": "ILS"},
+        "cost_per_response": {"amount": 100.0, "currency": "ILS"},
+    }
+    sms = steps["sms"]
+    assert (sms["invited"], sms["clicked"], sms["visits"], sms["participants"]) == (20, 10, 8, 3)
+    assert (sms["click_rate_pct"], sms["visit_rate_pct"], sms["participation_rate_pct"]) == (
+        50.0,
+        80.0,
+        37.5,
+    )
+    assert sms["cost_per_response"] == {"amount": 33.33, "currency": "ILS"}
+    assert steps["direct"]["participants"] == 2
+    assert steps["direct"]["spend"] is None
+    assert funnel["total"]["spend"] == {"amount": 700.0, "currency": "ILS"}
+    assert funnel["total"]["participants"] == 11
+
+
+async def test_replaying_the_stream_into_an_empty_database_gives_the_same_figures(
+    make_settings: Callable[..., Any], nats_url: str, mongo_url: str, namespace: str
 ) -> None:
     settings: MetricsSettings = make_settings(MetricsSettings, snapshot_interval=0.2)
     streams = Streams(namespace)
-    events = consultation_events()
+    events = consultation()
+    # out of causal order: a comment before its author's registration, a publication before
+    # its decision, a cluster's growth before its birth...
+    mixed = shuffled(events, seed=6)
 
     app = create_app(settings)
     async with running_app(app) as client:
-        await app.state.runtime.publisher.publish(*events)
-
-        stats = await eventually(stats_of(client), lambda s: s["events_counted"] >= 7)
-        assert_consultation_counted(stats, votes=0)
-        assert stats["updated_at"] is not None
-        nobody = await eventually(stats_of(client, NO_CAMPAIGN), lambda s: s["events_counted"])
-        assert nobody["funnel"]["direct"]["participants"] == 1
-
-        # the domain metrics appear on /metrics once the snapshot is refreshed
-        def comments_submitted(text: str) -> float | None:
-            for family in text_string_to_metric_families(text):  # fails on invalid exposition
-                for sample in family.samples:
-                    if sample.name == "kolot_comments_total" and sample.labels == {
-                        "campaign_id": CAMPAIGN,
-                        "status": "submitted",
-                    }:
-                        return sample.value
-            return None
-
-        async def metrics_text() -> str:
-            return (await client.get("/metrics")).text
-
-        text = await eventually(metrics_text, lambda t: comments_submitted(t) == 2)
-        assert 'kolot_visits_total{campaign_id="c-budget-2025",source="facebook"} 1.0' in text
+        await app.state.runtime.publisher.publish(*mixed)
+        stats = await counted(client, len(events))
+        assert stats["events_counted"] == len(events)
+        funnel = await get_json(client, f"/v1/campaigns/{CAMPAIGN}/funnel")
+        assert_consultation_figures(stats, funnel)
+        await exposed(client, "kolot_participants_total", campaign_id=CAMPAIGN, source="facebook")
+        first = await everything(client)
 
     nc = await nats.connect(nats_url)
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url)
     try:
         js = nc.jetstream()
-        # A replay: the same events (same ids) stored again under other message ids, so the
-        # stream's duplicate window does not drop them, while the service is down.
-        for event in events:
+        # Redelivered copies: the same events (same ids) stored again under other message ids,
+        # so the stream's duplicate window does not drop them.
+        for event in shuffled(events, seed=7)[:40]:
             ack = await js.publish(
                 event.subject_for(namespace, "events"),
                 event.to_json(),
                 stream=streams.name("events"),
-                headers={"Nats-Msg-Id": f"replay-{event.id}"},
+                headers={"Nats-Msg-Id": f"again-{event.id}"},
             )
             assert not ack.duplicate
 
-        # The restarted service resumes its durable consumer and meets the replayed events first.
+        # The restarted service meets the copies: nothing changes.
         app = create_app(settings)
         async with running_app(app) as client:
-            await app.state.runtime.publisher.publish(vote("vote-1"))
-            stats = await eventually(stats_of(client), lambda s: s["votes"] >= 1)
-            assert_consultation_counted(stats, votes=1)
-            info = await js.consumer_info(streams.name("events"), ALL_EVENTS_CONSUMER)
-            assert info.num_pending == 0
 
-        # A new consumer reads the whole stream from the start: originals, replays, the vote.
+            async def pending() -> int:
+                info = await js.consumer_info(streams.name("events"), ALL_EVENTS_CONSUMER)
+                return int(info.num_pending + info.num_ack_pending)
+
+            await eventually(pending, lambda n: n == 0)
+            await exposed(
+                client, "kolot_participants_total", campaign_id=CAMPAIGN, source="facebook"
+            )
+            assert await everything(client) == first
+
+        # Drop the database and the durable consumer: a new one replays the whole stream
+        # (originals and copies) into an empty database.
+        await mongo.drop_database(settings.database_name())
         await js.delete_consumer(streams.name("events"), ALL_EVENTS_CONSUMER)
         app = create_app(settings)
         async with running_app(app) as client:
-            await app.state.runtime.publisher.publish(vote("vote-2"))
-            stats = await eventually(stats_of(client), lambda s: s["votes"] >= 2)
-            assert_consultation_counted(stats, votes=2)
-            nobody = await stats_of(client, NO_CAMPAIGN)()
-            assert nobody["funnel"]["direct"]["participants"] == 1
-            info = await js.consumer_info(streams.name("events"), ALL_EVENTS_CONSUMER)
-            assert info.num_pending == 0
-            assert info.delivered.stream_seq == 2 * len(events) + 2
+            await counted(client, len(events))
+            await eventually(pending, lambda n: n == 0)
+            await exposed(
+                client, "kolot_participants_total", campaign_id=CAMPAIGN, source="facebook"
+            )
+            assert await everything(client) == first
     finally:
         await nc.close()
+        await mongo.close()
 
 
-async def test_stats_of_a_campaign_without_events_are_zeros_for_analysts_and_admins(
+async def test_the_report_is_a_right_to_left_page_with_charts_for_a_hebrew_campaign(
+    make_settings: Callable[..., Any],
+) -> None:
+    events = consultation()
+    app = create_app(make_settings(MetricsSettings))
+    async with running_app(app) as client:
+        await app.state.runtime.publisher.publish(*events)
+        await counted(client, len(events))
+        base = f"/v1/campaigns/{CAMPAIGN}/report"
+
+        page = await client.get(base, headers={**ANALYST, "Accept": "text/html"})
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        html = page.text
+        assert '<html lang="he" dir="rtl">' in html
+        assert "תקציב העירייה 2026" in html
+        assert "שמענו ושינינו" in html
+        assert html.count("<svg") >= 3
+        assert "<script" not in html
+        assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+        english = await client.get(f"{base}?format=html&lang=en", headers=ANALYST)
+        assert '<html lang="en" dir="ltr">' in english.text
+        assert "We heard and changed" in english.text
+
+        report = await get_json(client, base)
+        assert (report["language"], report["direction"]) == ("he", "rtl")
+        assert report["top_clusters"] == [
+            {"cluster_id": "cl1", "size": 3, "text": "text of k1", "language": "he"}
+        ]
+        assert report["outcome"]["summary"]["en"] == "We heard and changed"
+        assert sum(p["participants"] for p in report["timeline"]) == 11
+
+        assert (await client.get(base)).status_code == 401
+        moderator = staff_headers(Role.MODERATOR)
+        assert (await client.get(base, headers=moderator)).status_code == 403
+
+
+async def test_figures_of_a_campaign_without_events_are_zeros_for_analysts_and_admins(
     make_settings: Callable[..., Any],
 ) -> None:
     async with running_app(create_app(make_settings(MetricsSettings))) as client:
         for role in (Role.ANALYST, Role.ADMIN):
-            response = await client.get(
-                "/v1/campaigns/never-heard-of/stats", headers=staff_headers(role)
-            )
+            headers = staff_headers(role)
+            response = await client.get("/v1/campaigns/never-heard-of/stats", headers=headers)
             assert response.status_code == 200
             stats = response.json()
             assert stats["campaign_id"] == "never-heard-of"
+            assert stats["campaign"] is None
             assert stats["comments"]["submitted"] == stats["comments"]["pending"] == 0
-            assert stats["funnel"] == {}
+            assert stats["funnel"] == []
             assert stats["updated_at"] is None
-
-        assert (await client.get("/v1/campaigns/c1/stats")).status_code == 401
-        refused = await client.get("/v1/campaigns/c1/stats", headers=staff_headers(Role.MODERATOR))
-        assert refused.status_code == 403
+            funnel = await client.get("/v1/campaigns/never-heard-of/funnel", headers=headers)
+            assert funnel.json()["sources"] == []
+            series = await client.get("/v1/campaigns/never-heard-of/timeseries", headers=headers)
+            assert series.json()["points"] == []
 
         too_long = await client.get(f"/v1/campaigns/{'x' * 65}/stats", headers=ANALYST)
         assert too_long.status_code == 422
         assert too_long.headers["content-type"] == "application/problem+json"
+        for step in ("0h", "90m", "1y", "h"):
+            refused = await client.get(f"/v1/campaigns/c1/timeseries?step={step}", headers=ANALYST)
+            assert refused.status_code == 422, step
+            assert refused.headers["content-type"] == "application/problem+json"
+        many = await client.get(
+            "/v1/campaigns/c1/timeseries?step=1h&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            headers=ANALYST,
+        )
+        assert many.status_code == 422

@@ -31,24 +31,36 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_stats_need_a_staff_token(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/campaigns/c1/stats")
+ROUTES = [
+    "/v1/campaigns/c1/stats",
+    "/v1/campaigns/c1/funnel",
+    "/v1/campaigns/c1/timeseries?step=1d",
+    "/v1/campaigns/c1/report",
+    "/v1/campaigns/c1/report?format=html",
+]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+async def test_figures_need_a_staff_token(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
 
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_stats_refuse_a_token_that_is_not_valid(client: httpx.AsyncClient) -> None:
-    response = await client.get(
-        "/v1/campaigns/c1/stats", headers={"Authorization": "Bearer not-a-jwt"}
-    )
+@pytest.mark.parametrize("path", ROUTES)
+async def test_figures_refuse_a_token_that_is_not_valid(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers={"Authorization": "Bearer not-a-jwt"})
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("path", ROUTES)
 @pytest.mark.parametrize("role", [Role.MODERATOR, Role.INTEGRATOR])
-async def test_stats_are_for_analysts(client: httpx.AsyncClient, role: Role) -> None:
-    response = await client.get("/v1/campaigns/c1/stats", headers=staff_headers(role))
+async def test_figures_are_for_analysts(client: httpx.AsyncClient, role: Role, path: str) -> None:
+    response = await client.get(path, headers=staff_headers(role))
 
     assert response.status_code == 403
     assert response.json()["type"].endswith("/forbidden")

@@ -1,114 +1,216 @@
-"""The stats an analyst reads: pending comments and the funnel's conversion."""
+"""What the counters answer: funnel rates and costs, representativeness, latency, time series."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from kolot.common.store import stamp
-from kolot.metrics.models import CampaignCounters, CommentCounts
-from kolot.metrics.stats import campaign_stats, conversion, pending
+from kolot.metrics.counting import LATENCY_BUCKETS
+from kolot.metrics.models import CampaignCounters, DisseminationState
+from kolot.metrics.stats import (
+    MIN_SAMPLE,
+    comment_stats,
+    funnel,
+    latency_stats,
+    percent,
+    quantile,
+    representativeness,
+    timeseries,
+)
+
+
+def counters(**fields: Any) -> CampaignCounters:
+    return CampaignCounters.model_validate({"_id": "c1", **fields})
+
+
+def dissemination(
+    source: str, amount: str | None, currency: str = "ILS", did: str = "d1"
+) -> DisseminationState:
+    return DisseminationState(
+        campaign_id="c1",
+        source=source,
+        channel="paid_social",
+        amount=amount,
+        currency=currency if amount else None,
+        recipients=0,
+        key=did,
+    )
+
+
+def test_the_issue_check_reads_12_42_percent_and_16_03_ils_per_response() -> None:
+    steps, total = funnel(
+        counters(visits={"facebook": 5025}, took_part={"facebook": 624}),
+        [dissemination("facebook", "10000")],
+    )
+
+    (facebook,) = steps
+    assert facebook.participation_rate_pct == 12.42
+    assert facebook.cost_per_response is not None
+    assert (facebook.cost_per_response.amount, facebook.cost_per_response.currency) == (
+        16.03,
+        "ILS",
+    )
+    assert facebook.cost_per_visit is not None
+    assert facebook.cost_per_visit.amount == 1.99
+    assert facebook.spend is not None
+    assert facebook.spend.amount == 10000.0
+    assert total.participation_rate_pct == 12.42
+    assert total.cost_per_response == facebook.cost_per_response
+
+
+def test_the_funnel_runs_invited_clicked_visited_took_part_per_source() -> None:
+    steps, total = funnel(
+        counters(
+            invited={"sms": 200},
+            clicked={"sms": 50},
+            visits={"sms": 40, "direct": 7},
+            took_part={"sms": 10, "direct": 7},
+        ),
+        [dissemination("sms", "120.50"), dissemination("sms", "79.50", did="d2")],
+    )
+
+    by_source = {s.source: s for s in steps}
+    sms = by_source["sms"]
+    assert (sms.click_rate_pct, sms.visit_rate_pct, sms.participation_rate_pct) == (
+        25.0,
+        80.0,
+        25.0,
+    )
+    assert sms.spend is not None
+    assert sms.spend.amount == 200.0
+    assert sms.cost_per_response is not None
+    assert sms.cost_per_response.amount == 20.0
+    direct = by_source["direct"]
+    assert direct.click_rate_pct is None
+    assert direct.spend is None
+    assert direct.cost_per_response is None
+    assert [s.source for s in steps] == ["sms", "direct"]  # most participants first
+    assert (total.visits, total.participants) == (47, 17)
+    # part of the participants came without spend: the total still prices what was spent
+    assert total.spend is not None
+    assert total.spend.amount == 200.0
+
+
+def test_sources_paid_in_several_currencies_have_no_single_cost() -> None:
+    steps, total = funnel(
+        counters(visits={"x": 10}, took_part={"x": 2}),
+        [dissemination("x", "100", "ILS"), dissemination("x", "30", "EUR", did="d2")],
+    )
+    assert steps[0].spend is None
+    assert steps[0].cost_per_response is None
+    assert total.spend is None
 
 
 @pytest.mark.parametrize(
-    ("submitted", "published", "rejected", "expected"),
-    [
-        (10, 6, 1, 3),
-        (2, 1, 1, 0),
-        # decisions may run ahead of submissions (consumers catch up at different speeds, a
-        # comment is decided twice): pending never goes below zero
-        (1, 2, 1, 0),
-        (0, 0, 0, 0),
-    ],
+    ("part", "whole", "expected"),
+    [(624, 5025, 12.42), (1, 8, 12.5), (1, 3, 33.33), (2, 3, 66.67), (1, 0, None), (0, 5, 0.0)],
 )
-def test_pending_is_what_awaits_a_decision(
-    submitted: int, published: int, rejected: int, expected: int
+def test_percentages_round_half_up_to_two_decimals(
+    part: int, whole: int, expected: float | None
 ) -> None:
-    comments = CommentCounts(submitted=submitted, published=published, rejected=rejected)
-    assert pending(comments) == expected
+    assert percent(part, whole) == expected
 
 
-def test_review_decisions_stay_pending_until_published_or_rejected() -> None:
-    assert pending(CommentCounts(submitted=3, review=2)) == 3
-
-
-def test_conversion_is_participants_per_visit_and_unknown_without_visits() -> None:
-    assert conversion(visits=5025, participants=624) == pytest.approx(0.1242, abs=1e-4)
-    assert conversion(visits=0, participants=3) is None
-    assert conversion(visits=4, participants=0) == 0.0
-
-
-def test_stats_of_a_campaign_with_counters() -> None:
-    counters = CampaignCounters.model_validate(
-        {
-            "_id": "c1",
-            "comments": {"submitted": 4, "published": 1, "rejected": 1, "review": 1},
-            "visits": {"facebook": 4, "direct": 2},
-            "participants": {"facebook": 1, "sms": 2},
-            "responses": 3,
-            "votes": 5,
-            "flags": 1,
-            "events": {"comment_submitted": 4, "visit_recorded": 6},
-            # as kolot.common.store.stamp writes them
-            "first_event_at": "2025-05-01T12:00:00.000000Z",
-            "last_event_at": "2025-05-01T12:00:01.000000Z",
-            "updated_at": "2025-05-01T12:00:02.500000Z",
-        }
+def test_the_dissimilarity_index_is_half_the_total_absolute_gap() -> None:
+    report = representativeness(
+        {"region": {"north": 20, "center": 70, "south": 10, "undeclared": 50}},
+        {"region": {"north": 0.3, "center": 0.5, "south": 0.2}},
     )
-    stats = campaign_stats(counters).model_dump(mode="json")
 
-    assert stats["campaign_id"] == "c1"
-    assert stats["comments"] == {
-        "submitted": 4,
-        "published": 1,
-        "rejected": 1,
-        "pending": 2,
-        "review": 1,
-        "hidden": 0,
-    }
-    assert stats["funnel"] == {
-        "direct": {
-            "visits": 2,
-            "participants": 0,
-            "conversion": 0.0,
-            "spend": None,
-            "cost_per_response": None,
-        },
-        "facebook": {
-            "visits": 4,
-            "participants": 1,
-            "conversion": 0.25,
-            "spend": None,
-            "cost_per_response": None,
-        },
-        # participants whose source brought no recorded visit: no conversion to compute
-        "sms": {
-            "visits": 0,
-            "participants": 2,
-            "conversion": None,
-            "spend": None,
-            "cost_per_response": None,
-        },
-    }
-    assert (stats["responses"], stats["votes"], stats["flags"]) == (3, 5, 1)
-    assert stats["events_counted"] == 10
-    assert stats["updated_at"] == "2025-05-01T12:00:02.500000Z"
-    assert stats["last_event_at"] == "2025-05-01T12:00:01Z"
+    region = report.dimensions["region"]
+    assert (region.declared, region.undeclared) == (100, 50)
+    # ½ (|0.2-0.3| + |0.7-0.5| + |0.1-0.2|) = 0.2
+    assert region.dissimilarity == 0.2
+    assert region.sufficient
+    shares = {g.group: (g.observed_share, g.target_share, g.ratio) for g in region.groups}
+    assert shares["south"] == (0.1, 0.2, 0.5)
+    # 0.1 is exactly half of 0.2: not *below* half
+    assert report.warnings == []
 
 
-def test_a_campaign_without_events_has_zeros_and_no_update_time() -> None:
-    stats = campaign_stats(CampaignCounters(campaign_id="nothing-yet"))
-
-    assert stats.comments.model_dump() == dict.fromkeys(
-        ("submitted", "published", "rejected", "pending", "review", "hidden"), 0
+def test_a_group_below_half_its_target_is_warned_about() -> None:
+    report = representativeness(
+        {"age_band": {"18_24": 4, "25_34": 46, "65_plus": 50}},
+        # targets need not sum to 1: they are normalised
+        {"age_band": {"18_24": 20, "25_34": 40, "65_plus": 40}},
     )
-    assert stats.funnel == {}
-    assert (stats.responses, stats.votes, stats.flags, stats.events_counted) == (0, 0, 0, 0)
-    assert stats.updated_at is None
+
+    groups = {g.group: g for g in report.dimensions["age_band"].groups}
+    assert groups["18_24"].under_represented
+    assert not groups["25_34"].under_represented
+    assert report.warnings == ["age_band 18_24: 4.0% of participants against a target of 20.0%"]
 
 
-def test_stored_times_are_read_as_utc() -> None:
-    in_jerusalem = datetime(2025, 5, 1, 15, 0, tzinfo=timezone(timedelta(hours=3)))
-    counters = CampaignCounters.model_validate({"_id": "c1", "updated_at": stamp(in_jerusalem)})
-    assert campaign_stats(counters).updated_at == datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+def test_too_few_declarations_show_shares_without_warnings() -> None:
+    report = representativeness(
+        {"region": {"north": MIN_SAMPLE - 1}}, {"region": {"north": 0.5, "south": 0.5}}
+    )
+    region = report.dimensions["region"]
+    assert not region.sufficient
+    assert region.dissimilarity == 0.5
+    assert report.warnings == []
+
+
+def test_a_declared_group_without_a_target_counts_against_the_mix() -> None:
+    report = representativeness({"sector": {"health": 50, "tech": 50}}, {"sector": {"health": 1.0}})
+    assert report.dimensions["sector"].dissimilarity == 0.5
+    assert {g.group: g.ratio for g in report.dimensions["sector"].groups} == {
+        "health": 0.5,
+        "tech": None,
+    }
+
+
+def test_dimensions_without_targets_or_declarations_are_left_out() -> None:
+    assert representativeness({}, {}).dimensions == {}
+    only_declared = representativeness({"region": {"north": 3}}, {})
+    assert only_declared.dimensions["region"].dissimilarity is None
+
+
+def test_latency_quantiles_interpolate_within_buckets_like_promql() -> None:
+    # 10 decisions in (0, 1], 10 in (300, 900]
+    stats = latency_stats({"1": 10, "900": 10, "count": 20, "sum": 6010.0}, LATENCY_BUCKETS)
+
+    assert stats.count == 20
+    assert stats.mean_seconds == 300.5
+    assert stats.p50_seconds == 1.0
+    assert stats.p90_seconds == 780.0  # 8 of the 10 in (300, 900]: 300 + 600 * 0.8
+    assert stats.buckets["+Inf"] == 20
+    assert stats.buckets["900"] == 20
+    assert stats.buckets["60"] == 10
+    assert quantile(0.5, [(1.0, 0), (float("inf"), 0)]) is None
+
+
+def test_comment_figures_never_show_a_negative_status() -> None:
+    stats = comment_stats(
+        counters(comments={"submitted": 3}, status={"pending": -1, "held": 2, "published": 1})
+    )
+    assert stats.by_status["pending"] == 0
+    assert (stats.pending, stats.held) == (2, 2)
+
+
+def test_timeseries_align_steps_on_the_epoch_and_fill_gaps() -> None:
+    hours = [
+        {"hour": "20261102T08", "visits": 3, "participants": 1},
+        {"hour": "20261102T09", "visits": 1},
+        {"hour": "20261102T14", "visits": 2, "participants": 2},
+    ]
+
+    six_hourly = timeseries(hours, step_seconds=6 * 3600)
+    assert [(p.start.hour, p.visits, p.participants_cumulative) for p in six_hourly] == [
+        (6, 4, 1),
+        (12, 2, 3),
+    ]
+    hourly = timeseries(hours, step_seconds=3600)
+    assert len(hourly) == 7
+    assert hourly[3].visits == 0
+    window = timeseries(
+        hours,
+        step_seconds=3600,
+        since=datetime(2026, 11, 2, 14, tzinfo=UTC),
+        until=datetime(2026, 11, 2, 15, tzinfo=UTC),
+    )
+    # the cumulative count includes what came before the window
+    assert [(p.visits, p.participants_cumulative) for p in window] == [(2, 3), (0, 3)]
+    assert timeseries([], step_seconds=3600) == []

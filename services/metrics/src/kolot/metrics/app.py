@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -12,17 +13,20 @@ from kolot.common.runtime import Runtime
 from kolot.metrics.api import router
 from kolot.metrics.exposition import CountersCollector
 from kolot.metrics.handlers import all_events_consumer
-from kolot.metrics.models import COUNTERS_COLLECTION
-from kolot.metrics.repository import CountersRepository
+from kolot.metrics.models import INDEXES
+from kolot.metrics.repository import MetricsRepository
 from kolot.metrics.service import MetricsService
 from kolot.metrics.settings import MetricsSettings
 
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
-Counts every Kolot event into per-campaign figures (comments by status, visits and participants
-by attribution source, responses, votes, flags), answers them as JSON for analysts, and exposes
-them as Prometheus metrics with bounded label sets on `/metrics`.
+Folds every Kolot event into per-campaign figures (comments by status, channel, circle and
+language; moderation decisions, latency and the human queue; visits, invitations, clicks and
+participants by attribution source, with spend; form-letter clusters; participants' declared
+profile against the campaign's targets; notification and webhook deliveries), answers them as
+JSON and as a "what we heard" report for analysts, and exposes them as Prometheus metrics with
+bounded label sets on `/metrics`.
 """
 
 
@@ -30,17 +34,21 @@ async def refresh_snapshot(runtime: Runtime, collector: CountersCollector, inter
     """Keep the /metrics snapshot current; a failed read keeps the previous one."""
     while True:
         try:
-            await MetricsService(CountersRepository(runtime.db)).refresh(collector)
+            await MetricsService(MetricsRepository(runtime.db)).refresh(collector)
         except Exception:
             log.exception("could not refresh the metrics snapshot; exposing the previous one")
         await asyncio.sleep(interval)
 
 
 def create_app(settings: MetricsSettings) -> FastAPI:
-    # declared so it exists before the first transaction writes to it
-    runtime = Runtime(settings, indexes={COUNTERS_COLLECTION: []})
+    # every collection is declared so it exists before the first transaction writes to it
+    runtime = Runtime(settings, indexes=INDEXES)
     runtime.consumer(all_events_consumer(runtime))
-    collector = CountersCollector(limit=settings.max_sources_per_campaign)
+    collector = CountersCollector(
+        max_sources=settings.max_sources_per_campaign,
+        max_campaigns=settings.max_campaign_labels,
+        recent=timedelta(days=settings.recent_campaign_days),
+    )
     runtime.registry.register(collector)
 
     async def refresh(rt: Runtime) -> None:

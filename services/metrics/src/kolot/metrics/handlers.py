@@ -8,22 +8,22 @@ from kolot.common.bus import BatchHandler, ConsumerSpec, Streams
 from kolot.common.events import Event
 from kolot.common.runtime import Runtime
 from kolot.common.store import apply_once
-from kolot.metrics.repository import CountersRepository
+from kolot.metrics.repository import MetricsRepository
 from kolot.metrics.service import MetricsService
 
 ALL_EVENTS_CONSUMER = "metrics-all"
 
 
 def on_any_event(runtime: Runtime) -> BatchHandler:
-    """Count a batch of events of every type: one transaction and one ``bulk_write`` per batch.
+    """Fold a batch of events of every type into the aggregates, exactly once.
 
-    ``apply_once`` records the applied event ids in the same transaction as the increments, so a
-    redelivered batch, a replayed stream or a new consumer reading from the start counts each
-    event once.
+    ``apply_once`` records the applied event ids in the same transaction as the batch's reads and
+    writes, so a redelivered batch, a replayed stream or a new consumer reading from the start
+    counts each event once.
     """
 
     async def handle(events: list[Event]) -> None:
-        service = MetricsService(CountersRepository(runtime.db))
+        service = MetricsService(MetricsRepository(runtime.db))
 
         async def effect(new_events: list[Event], session: AsyncClientSession) -> None:
             await service.count(new_events, session=session)
@@ -41,5 +41,5 @@ def all_events_consumer(runtime: Runtime) -> ConsumerSpec:
         subject=f"{streams.namespace}.events.>",
         handler=on_any_event(runtime),
         types=None,
-        description="Counts every domain event into per-campaign counters (exactly once).",
+        description="Folds every domain event into per-campaign aggregates (exactly once).",
     )

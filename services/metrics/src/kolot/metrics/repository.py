@@ -1,56 +1,198 @@
-"""MongoDB access to the metrics service's own collection, ``campaign_counters``."""
+"""MongoDB access to the metrics database: read the states a batch touches, write its plan."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kolot.common.store import Document, stamp
-from kolot.metrics.counting import CampaignDelta
-from kolot.metrics.models import COUNTERS_COLLECTION, CampaignCounters
+from kolot.metrics.counting import Needs, Plan, States
+from kolot.metrics.models import (
+    CAMPAIGNS_COLLECTION,
+    CLUSTERS_COLLECTION,
+    COMMENTS_COLLECTION,
+    CONTRIBUTORS_COLLECTION,
+    COUNTERS_COLLECTION,
+    DISSEMINATIONS_COLLECTION,
+    HOURS_COLLECTION,
+    PARTICIPANTS_COLLECTION,
+    CampaignCounters,
+    CampaignState,
+    ClusterState,
+    CommentState,
+    ContributorState,
+    DisseminationState,
+    ParticipantState,
+)
+
+Session = AsyncClientSession | None
+
+MAX_PATHS_PER_UPDATE = 48
 
 
-class CountersRepository:
+class MetricsRepository:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._db = database
         self._counters = database[COUNTERS_COLLECTION]
+        self._hours = database[HOURS_COLLECTION]
+        self._campaigns = database[CAMPAIGNS_COLLECTION]
+        self._comments = database[COMMENTS_COLLECTION]
+        self._participants = database[PARTICIPANTS_COLLECTION]
+        self._contributors = database[CONTRIBUTORS_COLLECTION]
+        self._disseminations = database[DISSEMINATIONS_COLLECTION]
+        self._clusters = database[CLUSTERS_COLLECTION]
 
-    async def add(
-        self, deltas: list[CampaignDelta], *, now: datetime, session: AsyncClientSession
-    ) -> None:
-        """Add a batch's deltas: one ``bulk_write`` for the whole batch, inside ``session``."""
-        if not deltas:
-            return
-        operations: list[UpdateOne] = []
-        for delta in deltas:
+    # ---- the events consumer ----------------------------------------------------------------
+    async def load(self, wanted: Needs, *, session: AsyncClientSession) -> States:
+        """The states a batch touches: one query per kind of state."""
+
+        async def by_id(
+            collection: AsyncCollection[Document], ids: frozenset[str]
+        ) -> list[Document]:
+            if not ids:
+                return []
+            return [
+                d async for d in collection.find({"_id": {"$in": sorted(ids)}}, session=session)
+            ]
+
+        states = States()
+        for doc in await by_id(self._comments, wanted.comments):
+            states.comments[doc["_id"]] = CommentState.from_document(doc)
+        for doc in await by_id(self._participants, wanted.participants):
+            states.participants[doc["_id"]] = ParticipantState.from_document(doc)
+        for doc in await by_id(self._contributors, wanted.contributors):
+            states.contributors[doc["_id"]] = ContributorState.from_document(doc)
+        # a registration counts the participant in every campaign they already contributed to
+        if wanted.participants:
+            query = {"participant_id": {"$in": sorted(wanted.participants)}}
+            async for doc in self._contributors.find(query, session=session):
+                states.contributors[doc["_id"]] = ContributorState.from_document(doc)
+        for doc in await by_id(self._disseminations, wanted.disseminations):
+            states.disseminations[doc["_id"]] = DisseminationState.from_document(doc)
+        for doc in await by_id(self._clusters, wanted.clusters):
+            states.clusters[doc["_id"]] = ClusterState.from_document(doc)
+        for doc in await by_id(self._campaigns, wanted.campaigns):
+            states.campaigns[doc["_id"]] = CampaignState.from_document(doc)
+        return states
+
+    async def write(self, plan: Plan, *, now: datetime, session: AsyncClientSession) -> None:
+        """Write a batch's plan: one ``bulk_write`` per collection it changes, in ``session``."""
+        counters: list[UpdateOne] = []
+        for delta in plan.deltas.values():
             selector = {"_id": delta.campaign_id}
-            # Two operations per campaign, in order: the upsert makes sure the document exists,
-            # then the increments land on it. nx-27017 stores the dotted paths of an upserting
+            # Upsert first, then increment: nx-27017 stores the dotted paths of an upserting
             # ``$inc`` as literal field names ("comments.submitted") instead of nested documents,
             # and refuses ``$setOnInsert`` beside ``$inc``; on an existing document both servers
             # nest the paths.
             first = {"first_event_at": stamp(delta.first_event_at)}
-            operations.append(UpdateOne(selector, {"$min": first}, upsert=True))
-            operations.append(
+            counters.append(UpdateOne(selector, {"$min": first}, upsert=True))
+            counters.append(
                 UpdateOne(
                     selector,
                     {
-                        "$inc": delta.inc,
                         "$max": {
                             "last_event_at": stamp(delta.last_event_at),
                             "updated_at": stamp(now),
-                        },
+                            "largest_cluster": delta.largest_cluster,
+                        }
                     },
                 )
             )
-        await self._counters.bulk_write(operations, ordered=True, session=session)
+            # nx-27017 writes literal dotted field names when one update names more than 63
+            # paths, so a batch's increments go in slices
+            paths = sorted(delta.inc.items())
+            for start in range(0, len(paths), MAX_PATHS_PER_UPDATE):
+                chunk = dict(paths[start : start + MAX_PATHS_PER_UPDATE])
+                counters.append(UpdateOne(selector, {"$inc": chunk}))
+        await self._bulk(self._counters, counters, session)
 
-    async def get(self, campaign_id: str) -> CampaignCounters | None:
+        hours = [
+            # flat field names: an upserting $inc on them is safe on both servers, and the
+            # equality fields of the filter are copied into an inserted document
+            UpdateOne(
+                {"_id": f"{campaign_id}|{hour}", "campaign_id": campaign_id, "hour": hour},
+                {"$inc": inc},
+                upsert=True,
+            )
+            for (campaign_id, hour), inc in plan.hours.items()
+            if any(inc.values())
+        ]
+        await self._bulk(self._hours, hours, session)
+        await self._replace(self._comments, plan.comments, session)
+        await self._replace(self._participants, plan.participants, session)
+        await self._replace(self._contributors, plan.contributors, session)
+        await self._replace(self._disseminations, plan.disseminations, session)
+        await self._replace(self._clusters, plan.clusters, session)
+        await self._replace(self._campaigns, plan.campaigns, session)
+
+    async def _replace(
+        self, collection: AsyncCollection[Document], states: dict[str, Any], session: Session
+    ) -> None:
+        # the replacement names its _id: nx-27017 gives an upserted replacement a new ObjectId
+        # instead of the filter's _id
+        operations = [
+            ReplaceOne({"_id": doc_id}, {"_id": doc_id, **state.to_document()}, upsert=True)
+            for doc_id, state in states.items()
+        ]
+        await self._bulk(collection, operations, session)
+
+    @staticmethod
+    async def _bulk(
+        collection: AsyncCollection[Document], operations: list[Any], session: Session
+    ) -> None:
+        if operations:
+            await collection.bulk_write(operations, ordered=True, session=session)
+
+    # ---- reads ------------------------------------------------------------------------------
+    async def counters(self, campaign_id: str) -> CampaignCounters | None:
         document = await self._counters.find_one({"_id": campaign_id})
         return None if document is None else CampaignCounters.model_validate(document)
 
-    async def all(self) -> list[CampaignCounters]:
+    async def all_counters(self) -> list[CampaignCounters]:
         # one document per campaign: a few hundred at most, read whole
         return [CampaignCounters.model_validate(d) async for d in self._counters.find({})]
+
+    async def campaign(self, campaign_id: str) -> CampaignState | None:
+        document = await self._campaigns.find_one({"_id": campaign_id})
+        return None if document is None else CampaignState.from_document(document)
+
+    async def campaigns(self) -> dict[str, CampaignState]:
+        return {d["_id"]: CampaignState.from_document(d) async for d in self._campaigns.find({})}
+
+    async def disseminations(self, campaign_id: str) -> list[DisseminationState]:
+        cursor = self._disseminations.find({"campaign_id": campaign_id}).sort("_id", 1)
+        return [DisseminationState.from_document(d) async for d in cursor]
+
+    async def all_disseminations(self) -> list[DisseminationState]:
+        return [DisseminationState.from_document(d) async for d in self._disseminations.find({})]
+
+    async def hours(self, campaign_id: str) -> list[Document]:
+        cursor = self._hours.find({"campaign_id": campaign_id}).sort("hour", 1)
+        return [d async for d in cursor]
+
+    async def top_clusters(self, campaign_id: str, limit: int) -> list[ClusterState]:
+        cursor = (
+            self._clusters.find({"campaign_id": campaign_id, "size": {"$gt": 1}})
+            .sort([("size", -1), ("_id", 1)])
+            .limit(limit)
+        )
+        return [ClusterState.from_document(d) async for d in cursor]
+
+    async def held(self, campaign_ids: Iterable[str] | None = None) -> dict[str, tuple[int, str]]:
+        """Comments waiting for a person, per campaign: (how many, since when the oldest)."""
+        query: dict[str, Any] = {"status": "held"}
+        if campaign_ids is not None:
+            query["campaign_id"] = {"$in": sorted(campaign_ids)}
+        queues: dict[str, tuple[int, str]] = {}
+        projection = {"campaign_id": 1, "held_since": 1}
+        async for doc in self._comments.find(query, projection):
+            since = doc.get("held_since") or ""
+            count, oldest = queues.get(doc["campaign_id"], (0, since))
+            queues[doc["campaign_id"]] = (count + 1, min(oldest, since) if oldest else since)
+        return queues

@@ -12,7 +12,15 @@ class MetricsSettings(ServiceSettings):
     http_port: int = Field(default=8004, ge=1, le=65535)
 
     snapshot_interval: float = Field(default=5.0, gt=0)
-    """Seconds between two reads of the counters into the snapshot that ``/metrics`` exposes."""
+    """Seconds between two reads of the figures into the snapshot that ``/metrics`` exposes."""
 
     max_sources_per_campaign: int = Field(default=50, ge=1, le=1000)
-    """Attribution sources exposed as Prometheus labels per campaign; the rest become ``other``."""
+    """Attribution sources (and circles, languages) exposed as Prometheus labels per campaign;
+    the rest become ``other``."""
+
+    max_campaign_labels: int = Field(default=50, ge=1, le=1000)
+    """Campaigns exposed with their own ``campaign_id`` label (open first, then recently closed);
+    the rest are summed under ``campaign_id="other"``."""
+
+    recent_campaign_days: float = Field(default=14.0, ge=0)
+    """How long a closed campaign keeps its ``campaign_id`` label after closing."""
