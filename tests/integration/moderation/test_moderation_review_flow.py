@@ -239,8 +239,16 @@ async def test_form_letters_are_published_once_with_their_count_despite_redelive
             8,
         )
         assert await count(js, ns, "events", f"{ns}.events.comment.moderated.c-form") == 8
-        report = await client.get("/v1/campaigns/c-form/transparency", headers=moderator("a"))
+        analyst = {
+            "Authorization": "Bearer "
+            + issue_staff_token(DEV_JWT_SECRET, roles=[Role.ANALYST], subject="analyst")
+        }
+        report = await client.get("/v1/campaigns/c-form/transparency", headers=analyst)
+        assert report.status_code == 200
         assert report.json()["form_letter_copies"] == 7
+        (cluster,) = report.json()["form_letters"]  # visible to analysts
+        assert (cluster["cluster_id"], cluster["size"]) == (letters[0].data.comment_id, 8)
+        assert cluster["text"].startswith("Dear committee")
 
 
 async def test_a_burst_of_threats_raises_one_abuse_alert(

@@ -287,6 +287,8 @@ async def test_form_letters_are_published_once_as_a_cluster_with_its_size(
     assert all(isinstance(e, CommentPublished) and e.data.comment_id == "f0" for e in public)
     sizes = [e.data.cluster_size for e in public if isinstance(e, CommentPublished)]
     assert sizes == [None, 6]
+    ((representative, size),) = await service.clusters("c1", limit=10)
+    assert (representative.comment_id, size) == ("f0", 6)  # what analysts see
     # redelivery of the copies publishes nothing new
     before = set(bus.public)
     await service.moderate(letters[1:])

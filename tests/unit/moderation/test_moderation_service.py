@@ -269,6 +269,14 @@ class MemoryStore:
         latest = max((e["at"] for e in self.example_docs.values()), default="")
         return f"{len(self.example_docs)}:{latest}"
 
+    async def campaign_clusters(self, campaign_id: str, *, limit: int) -> list[tuple[str, int]]:
+        sizes: dict[str, int] = {}
+        for r in self.comments.values():
+            if r.campaign_id == campaign_id and r.absorbed and r.cluster_id:
+                sizes[r.cluster_id] = sizes.get(r.cluster_id, 0) + 1
+        ranked = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [(c, n + 1) for c, n in ranked]
+
     async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]:
         return [a for a in self.appeal_records.values() if a.campaign_id == campaign_id]
 

@@ -206,7 +206,7 @@ async def audit(
 @router.get(
     "/campaigns/{campaign_id}/transparency",
     summary="The campaign's transparency report: decisions by reason, automatic vs human, "
-    "appeal outcomes, median time to decision",
+    "appeal outcomes, median time to decision, and its form letters with their sizes",
 )
 async def transparency(
     campaign_id: CampaignId, staff: ReaderDep, service: ServiceDep

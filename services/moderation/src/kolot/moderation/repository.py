@@ -410,6 +410,18 @@ class MongoModerationRepository:
             sizes[doc["cluster_id"]] += 1
         return sizes
 
+    async def campaign_clusters(self, campaign_id: str, *, limit: int) -> list[tuple[str, int]]:
+        """The campaign's clusters with copies, largest first: (cluster id, published size)."""
+        sizes: dict[str, int] = {}
+        cursor = self._comments.find(
+            {"campaign_id": campaign_id, "absorbed": True}, {"cluster_id": 1}
+        )
+        async for doc in cursor:
+            sizes[doc["cluster_id"]] = sizes.get(doc["cluster_id"], 0) + 1
+        # the representative is the first of each cluster's members
+        ranked = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [(cluster_id, copies + 1) for cluster_id, copies in ranked]
+
     # transparency
 
     async def campaign_comments(self, campaign_id: str) -> list[Document]:

@@ -82,7 +82,7 @@ from kolot.moderation.surge import (
     assess,
     message,
 )
-from kolot.moderation.transparency import TransparencyReport, build_report
+from kolot.moderation.transparency import FormLetter, TransparencyReport, build_report
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ CAMPAIGN_EVENTS: tuple[type[CampaignEvent], ...] = (
 HumanDecision = Literal["approve", "reject"]
 MODERATOR_REASON = "moderator"
 FLAGS_REASON = "flags"
+FORM_LETTERS_SHOWN = 20
 WATCH_EVERY = 10.0
 """Seconds between two looks at one campaign's surge windows (per process)."""
 BURST_WINDOW = timedelta(minutes=5)
@@ -175,6 +176,7 @@ class ModerationStore(Protocol):
     async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]: ...
     async def campaign_comments(self, campaign_id: str) -> list[Document]: ...
     async def campaign_appeals(self, campaign_id: str) -> list[AppealRecord]: ...
+    async def campaign_clusters(self, campaign_id: str, *, limit: int) -> list[tuple[str, int]]: ...
     async def surge_counts(
         self, campaign_id: str, *, now: datetime, window: timedelta, baseline: timedelta
     ) -> dict[SurgeKind, Counts]: ...
@@ -950,10 +952,29 @@ class ModerationService:
             campaign_id=campaign_id, comment_id=comment_id, actor=actor, limit=limit
         )
 
+    async def clusters(self, campaign_id: str, *, limit: int) -> list[tuple[CommentRecord, int]]:
+        """Form letters of a campaign, largest first: each representative and its size."""
+        sizes = await self._store.campaign_clusters(campaign_id, limit=limit)
+        representatives = await self._store.get_many([cluster_id for cluster_id, _ in sizes])
+        return [
+            (representatives[cluster_id], size)
+            for cluster_id, size in sizes
+            if cluster_id in representatives
+        ]
+
     async def transparency(self, campaign_id: str) -> TransparencyReport:
         comments = await self._store.campaign_comments(campaign_id)
         appeals = await self._store.campaign_appeals(campaign_id)
-        return build_report(campaign_id, comments, appeals)
+        letters = [
+            FormLetter(
+                cluster_id=record.comment_id,
+                size=size,
+                text=record.redacted_text,
+                language=record.language,
+            )
+            for record, size in await self.clusters(campaign_id, limit=FORM_LETTERS_SHOWN)
+        ]
+        return build_report(campaign_id, comments, appeals, letters)
 
     async def _require(self, comment_id: str) -> CommentRecord:
         record = await self._store.get(comment_id)

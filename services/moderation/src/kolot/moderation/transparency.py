@@ -18,6 +18,15 @@ from kolot.common.store import Document
 from kolot.moderation.models import AppealRecord
 
 
+class FormLetter(BaseModel):
+    """A cluster of copies: the published text that stands for it and how many sent it."""
+
+    cluster_id: str
+    size: int
+    text: str
+    language: str
+
+
 class TransparencyReport(BaseModel):
     campaign_id: str
     comments: int
@@ -37,6 +46,8 @@ class TransparencyReport(BaseModel):
     """open, upheld, overturned."""
     median_seconds_to_decision: float | None
     median_seconds_to_human_decision: float | None
+    form_letters: list[FormLetter] = []
+    """The largest clusters (mass comment campaigns), largest first."""
 
 
 def _moment(value: object) -> datetime | None:
@@ -48,7 +59,10 @@ def _moment(value: object) -> datetime | None:
 
 
 def build_report(
-    campaign_id: str, comments: Sequence[Document], appeals: Sequence[AppealRecord]
+    campaign_id: str,
+    comments: Sequence[Document],
+    appeals: Sequence[AppealRecord],
+    form_letters: Sequence[FormLetter] = (),
 ) -> TransparencyReport:
     status_names = {"approved": "published", "rejected": "rejected", "pending": "pending"}
     by_status: Counter[str] = Counter()
@@ -91,4 +105,5 @@ def build_report(
         median_seconds_to_human_decision=(
             round(statistics.median(human_waits), 3) if human_waits else None
         ),
+        form_letters=list(form_letters),
     )
