@@ -22,7 +22,7 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
     settings = NotifySettings()
     assert (settings.service_name, settings.http_port) == ("notify", 8003)
     assert settings.webhook_allowed_hosts == ()
-    assert settings.webhook_max_attempts == 8
+    assert settings.webhook_max_attempts == 12
 
 
 def test_allowed_hosts_are_a_comma_separated_list(env: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,8 @@ class NotifySettings(ServiceSettings):
 
     webhook_timeout: float = Field(default=10.0, gt=0)
     """Seconds one delivery attempt may take, connection to response headers."""
-    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_max_attempts: int = Field(default=12, ge=1, le=50)
+    """With the default backoff, retries spread over up to five hours (2.5 on average)."""
     webhook_backoff_base: float = Field(default=30.0, gt=0)
     """Seconds: the retry after attempt ``n`` waits a random time in [0, base * 2^(n-1)]."""
     webhook_backoff_cap: float = Field(default=3600.0, gt=0)
