@@ -206,3 +206,75 @@ def test_numbers_that_are_not_personal_data_are_kept(text: str) -> None:
     result = redact(text)
     assert result.text == text
     assert result.found == ()
+
+
+# --- disguises, transliteration, more personal data ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "folded"),
+    [
+        ("ѕhit happens", "shit happens"),  # Cyrillic s
+        ("𝐟𝐮𝐜𝐤 this", "fuck this"),
+        ("sh1t plan", "shit plan"),
+        ("f u c k you", "fuck you"),
+        ("k.i.l.l", "kill"),
+        ("ז ו נ ה", "זונה"),
+    ],
+)
+def test_the_folded_key_undoes_disguises(written: str, folded: str) -> None:
+    assert normalise(written).keys[-1] == folded
+
+
+def test_hebrew_and_arabic_letters_and_arabizi_digits_are_not_folded() -> None:
+    assert normalise("שלום עולם").folded == ""  # nothing to undo
+    assert normalise("ya 7mar").key == "ya 7mar"  # the plain key keeps Arabizi's letter 7
+    assert normalise("budget 2024").folded == ""  # numbers are not leetspeak
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("ana mish fahem leh el hokoma 3amla keda", "ar"),
+        ("inta 7mar", "ar"),
+        ("ata lo mevin ma ze", "he"),
+        ("I am at home and the plan is bad", "en"),
+    ],
+)
+def test_arabic_and_hebrew_in_latin_letters_are_recognised(text: str, language: str) -> None:
+    guess = detect_language(text)
+    assert guess.language == language
+    assert guess.transliterated == (language != "en")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write to dana at gmail dot com please",
+        "mail: dana [at] gmail [dot] com please",
+        "dana.levi@example.org please",
+    ],
+)
+def test_spelled_out_emails_are_redacted(text: str) -> None:
+    result = redact(text)
+    assert result.kinds == ("email",)
+    assert "dana" not in result.text
+
+
+def test_ibans_are_redacted_only_with_valid_check_digits() -> None:
+    assert redact("IBAN IL62 0108 0000 0009 9999 999 thanks").text == "IBAN [iban] thanks"
+    assert redact("IBAN IL63 0108 0000 0009 9999 999 thanks").kinds == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("אני גר ברחוב הרצל 12 בתל אביב", "אני גר ב[address] בתל אביב"),
+        ("أسكن بشارع صلاح الدين 14 في القدس", "أسكن ب[address] في القدس"),
+        ("I live at 221 Baker Street now", "I live at [address] now"),
+        ("הרחוב הזה צריך תאורה", "הרחוב הזה צריך תאורה"),
+        ("see Section 12 of the act", "see Section 12 of the act"),
+    ],
+)
+def test_street_addresses_are_redacted_by_pattern(text: str, redacted: str) -> None:
+    assert redact(text).text == redacted
