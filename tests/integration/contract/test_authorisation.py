@@ -92,6 +92,7 @@ RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
         ("POST", "/v1/disseminations"): ADMIN,
         ("GET", "/v1/disseminations"): ADMIN,
         ("GET", "/v1/disseminations/{dissemination_id}"): ADMIN,
+        ("PATCH", "/v1/disseminations/{dissemination_id}"): ADMIN,
         ("POST", "/v1/disseminations/{dissemination_id}/recipients"): ADMIN,
         # the token in the path (from the message itself) is the authorisation
         ("POST", "/v1/unsubscribe/{token}"): ANYONE,

@@ -245,6 +245,26 @@ async def test_registering_a_dissemination_announces_its_source_channel_and_spen
     listed = await client.get("/v1/disseminations?campaign_id=camp-ads", headers=ADMIN)
     assert [d["id"] for d in listed.json()["items"]] == [created["id"]]
 
+    # the spend grows as the campaign runs: announced again
+    changed = await client.patch(
+        f"/v1/disseminations/{created['id']}",
+        json={"spend": {"amount": 12500.5, "currency": "ILS"}},
+        headers=ADMIN,
+    )
+    assert changed.status_code == 200, changed.text
+
+    async def reannounced() -> bool:
+        events = await events_of(runtime, "kolot.dissemination.registered", "camp-ads")
+        return len(events) == 2
+
+    await eventually(reannounced)
+    latest = (await events_of(runtime, "kolot.dissemination.registered", "camp-ads"))[-1]
+    assert latest["data"]["spend"] == {"amount": 12500.5, "currency": "ILS"}
+    missing = await client.patch(
+        "/v1/disseminations/nope", json={"spend": {"amount": 1}}, headers=ADMIN
+    )
+    assert missing.status_code == 404
+
 
 async def test_a_csv_list_is_invited_with_tracked_links_and_consent_is_required(
     notify: tuple[httpx.AsyncClient, Runtime], mailbox: tuple[Mailbox, int]
@@ -593,3 +613,88 @@ async def test_a_relay_that_fails_for_a_while_gets_the_message_later(
     doc = await runtime.db[INVITATIONS].find_one({"dissemination_id": dissemination})
     assert doc is not None
     assert (doc["status"], doc["attempts"]) == ("sent", 2)
+
+
+async def test_sms_invitations_go_through_the_provider_with_their_tracked_link(
+    settings: NotifySettings,
+) -> None:
+    app = create_app(settings)
+    async with running_app(app) as client:
+        runtime: Runtime = app.state.runtime
+        created = await client.post(
+            "/v1/disseminations",
+            json={"campaign_id": "camp-sms", "source": "sms-blast", "channel": "sms",
+                  "language": "ar"},
+            headers=ADMIN,
+        )  # fmt: skip
+        dissemination = created.json()["id"]
+        response = await client.post(
+            f"/v1/disseminations/{dissemination}/recipients",
+            content=b"phone,consent\n+972-50-123-4567,yes\n050 7654321,no\n",
+            headers={**ADMIN, "content-type": "text/csv"},
+        )
+        assert response.status_code == 202, response.text
+        assert (response.json()["recipients"], response.json()["refused"]) == (1, 1)
+        sms = app.state.sms
+        await eventually(lambda: len(sms.sent) == 1)
+        [(number, text)] = sms.sent
+        assert number == "+972501234567"
+        assert "https://notify.kolot.test/r/" in text
+        assert "دعوة" in text
+
+        async def announced() -> bool:
+            return len(await events_of(runtime, "kolot.invitation.sent", "camp-sms")) == 1
+
+        await eventually(announced)
+        [sent] = await events_of(runtime, "kolot.invitation.sent", "camp-sms")
+        assert sent["data"]["channel"] == "sms"
+        assert "972" not in json.dumps(sent)
+
+
+async def test_a_daily_digest_sends_the_waiting_items_in_one_message(
+    notify: tuple[httpx.AsyncClient, Runtime], mailbox: tuple[Mailbox, int]
+) -> None:
+    client, runtime = notify
+    inbox, _ = mailbox
+    await register(runtime, "p-digest", {"email": "digest@example.org"})
+    comments = [await submitted(runtime, "camp-g", "p-digest") for _ in range(3)]
+
+    async def known() -> bool:
+        return await runtime.db[CONTACTS].find_one({"_id": "p-digest"}) is not None
+
+    await eventually(known)
+    contact = await runtime.db[CONTACTS].find_one({"_id": "p-digest"})
+    assert contact is not None
+    changed = await client.put(f"/v1/preferences/{contact['token']}", json={"frequency": "daily"})
+    assert changed.status_code == 200
+    for comment in comments:
+        await runtime.publisher.publish(
+            CommentModerated(
+                subject="camp-g",
+                data=CommentModeratedData(
+                    comment_id=comment, decision="reject", automatic=True, statement="spam",
+                    redacted_text="x", language="en",
+                ),
+            )
+        )  # fmt: skip
+
+    async def planned() -> bool:
+        waiting = await runtime.db[NOTIFICATIONS].count_documents(
+            {"participant_id": "p-digest", "status": "pending"}
+        )
+        return waiting == 3
+
+    await eventually(planned)
+    await asyncio.sleep(0.3)
+    assert inbox.to("digest@example.org") == []
+    # the digest hour comes
+    await runtime.db[NOTIFICATIONS].update_many(
+        {"participant_id": "p-digest"}, {"$set": {"due_at": "2000-01-01T00:00:00.000000Z"}}
+    )
+    await eventually(lambda: len(inbox.to("digest@example.org")) == 1)
+    await asyncio.sleep(0.3)
+    [digest] = inbox.to("digest@example.org")
+    assert digest["Subject"] == "Updates from the public consultation"
+    text, html = parts(digest)
+    assert text.count("The decision on your comment") == 3
+    assert '<html lang="en" dir="ltr">' in html

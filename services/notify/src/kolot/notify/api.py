@@ -32,6 +32,7 @@ from kolot.notify.repository import ContactRepository
 from kolot.notify.schemas import (
     DeliveryLog,
     DeliveryPublic,
+    DisseminationChange,
     DisseminationCreate,
     DisseminationList,
     DisseminationPublic,
@@ -382,6 +383,22 @@ async def get_dissemination(
     except DisseminationNotFound as exc:
         raise _dissemination_not_found(dissemination_id) from exc
     return DisseminationPublic.of(dissemination, progress=progress)
+
+
+@disseminations_router.patch(
+    "/{dissemination_id}",
+    summary="Change a dissemination's spend (announced again for the funnel's price)",
+)
+async def change_dissemination(
+    dissemination_id: str, body: DisseminationChange, _: Admin, service: DisseminationsDep
+) -> DisseminationPublic:
+    try:
+        updated = await service.change_spend(
+            dissemination_id, Spend(amount=body.spend.amount, currency=body.spend.currency)
+        )
+    except DisseminationNotFound as exc:
+        raise _dissemination_not_found(dissemination_id) from exc
+    return DisseminationPublic.of(updated)
 
 
 @disseminations_router.post(

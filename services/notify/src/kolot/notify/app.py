@@ -91,6 +91,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         refs=RecipientRefs(settings.contact_keys.get_secret_value()),
         public_url=settings.public_url,
     )
+    sms = create_sms_provider(settings)
     messages = MessageWorker(
         settings,
         contacts=contacts,
@@ -99,7 +100,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         disseminations=dissemination_service,
         sealer=sealer,
         mailer=create_mailer(settings),
-        sms=create_sms_provider(settings),
+        sms=sms,
         publisher=runtime.publisher,
     )
     dissemination_service.on_queued = messages.wake
@@ -166,4 +167,5 @@ def create_app(settings: NotifySettings) -> FastAPI:
     app.state.disseminations = dissemination_service
     app.state.contacts = contacts
     app.state.messages = messages
+    app.state.sms = sms
     return app

@@ -212,6 +212,14 @@ class DisseminationService:
     async def recent(self, campaign_id: str | None, *, limit: int) -> list[Dissemination]:
         return await self._repository.recent(campaign_id, limit=limit)
 
+    async def change_spend(self, dissemination_id: str, spend: Spend) -> Dissemination:
+        """A campaign's spend grows as it runs: announced again, so the funnel's price follows."""
+        if not await self._repository.set_spend(dissemination_id, spend.amount, spend.currency):
+            raise DisseminationNotFound(dissemination_id)
+        updated = await self.get(dissemination_id)
+        await self.announce([updated])
+        return updated
+
     async def progress(self, dissemination_id: str) -> dict[str, int]:
         await self.get(dissemination_id)
         return await self._repository.invitations.counts({"dissemination_id": dissemination_id})

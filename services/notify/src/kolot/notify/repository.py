@@ -458,6 +458,16 @@ class DisseminationRepository:
             {"$inc": {"recipients": added, "refused": refused, "revision": 1}},
         )
 
+    async def set_spend(self, dissemination_id: str, amount: float, currency: str) -> bool:
+        result = await self._collection.update_one(
+            {"_id": dissemination_id},
+            {
+                "$set": {"spend_amount": amount, "spend_currency": currency},
+                "$inc": {"revision": 1},
+            },
+        )
+        return result.matched_count == 1
+
     async def unannounced(self, *, limit: int) -> list[Dissemination]:
         # revision > announced: compared in Python (no $expr on nx-27017); disseminations are few
         cursor = self._collection.find({}).sort("created_at", DESCENDING).limit(limit)

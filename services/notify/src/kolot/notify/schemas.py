@@ -189,6 +189,12 @@ class DisseminationCreate(BaseModel):
     recipients: list[RecipientIn] | None = Field(default=None, max_length=10_000)
 
 
+class DisseminationChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spend: SpendIn = Field(description="The spend so far (replaces the previous figure).")
+
+
 class DisseminationPublic(BaseModel):
     id: str
     campaign_id: str
