@@ -14,6 +14,7 @@ from kolot.common.events import (
     CommentFlagged,
     CommentFlaggedData,
     CommentHidden,
+    CommentModerated,
     CommentPublished,
     CommentSubmitted,
     CommentSubmittedData,
@@ -287,6 +288,12 @@ async def test_form_letters_are_published_once_as_a_cluster_with_its_size(
     assert all(isinstance(e, CommentPublished) and e.data.comment_id == "f0" for e in public)
     sizes = [e.data.cluster_size for e in public if isinstance(e, CommentPublished)]
     assert sizes == [None, 6]
+    copies = [
+        e
+        for e in bus.of_type(CommentModerated)
+        if isinstance(e, CommentModerated) and e.data.comment_id != "f0"
+    ]
+    assert {(e.data.cluster_id, e.data.cluster_size) for e in copies} == {("f0", 6)}
     ((representative, size),) = await service.clusters("c1", limit=10)
     assert (representative.comment_id, size) == ("f0", 6)  # what analysts see
     # redelivery of the copies publishes nothing new

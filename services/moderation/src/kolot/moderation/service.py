@@ -317,7 +317,9 @@ def cluster_published(record: CommentRecord, size: int, *, at: datetime) -> Comm
     )
 
 
-def automatic_events(record: CommentRecord) -> tuple[list[Event], list[Event]]:
+def automatic_events(
+    record: CommentRecord, *, cluster_size: int | None = None
+) -> tuple[list[Event], list[Event]]:
     """The events of the automatic decision: (for the events stream, also for the public one)."""
     auto = record.automatic
     moderated = CommentModerated(
@@ -335,6 +337,7 @@ def automatic_events(record: CommentRecord) -> tuple[list[Event], list[Event]]:
             language=record.language,
             cluster_id=record.cluster_id if record.absorbed else None,
             participant_id=record.participant_id,
+            cluster_size=cluster_size if record.absorbed else None,
         ),
     )
     if auto.decision != "approve" or record.absorbed:
@@ -554,8 +557,12 @@ class ModerationService:
         current = {r.comment_id: r for r in records if r.comment_id in inserted}
         current.update(await self._store.get_many(unique.keys() - inserted))
         to_emit = [record for record in current.values() if not record.emitted]
-        batches = [automatic_events(record) for record in to_emit]
-        batches.append(await self._cluster_updates([r for r in to_emit if r.absorbed], at=now))
+        sizes, republished = await self._cluster_updates([r for r in to_emit if r.absorbed], at=now)
+        batches = [
+            automatic_events(record, cluster_size=sizes.get(record.cluster_id or ""))
+            for record in to_emit
+        ]
+        batches.append((republished, list(republished)))
         await self._publish(batches)
         await self._store.mark_emitted([record.comment_id for record in to_emit])
         await self.watch(self._watch_due({record.campaign_id for record in records}))
@@ -604,11 +611,11 @@ class ModerationService:
 
     async def _cluster_updates(
         self, absorbed: Sequence[CommentRecord], *, at: datetime
-    ) -> tuple[list[Event], list[Event]]:
-        """Each grown cluster's representative published again with the cluster's size."""
+    ) -> tuple[dict[str, int], list[Event]]:
+        """The grown clusters' sizes, and each one's representative published again with it."""
         by_cluster = {r.cluster_id: r for r in absorbed if r.cluster_id is not None}
         if not by_cluster:
-            return [], []
+            return {}, []
         sizes = await self._store.cluster_sizes(by_cluster.keys())
         # a cluster is named after its representative
         representatives = await self._store.get_many(by_cluster.keys())
@@ -617,7 +624,7 @@ class ModerationService:
             representative = representatives.get(cluster_id)
             if representative is not None and representative.status == "approved" and size > 1:
                 events.append(cluster_published(representative, size, at=at))
-        return events, list(events)
+        return sizes, events
 
     async def _policies(self, campaign_ids: set[str]) -> dict[str, CampaignPolicy]:
         policies = await self._store.policies(campaign_ids)

@@ -46,7 +46,6 @@ LEXICON = Lexicon(
             "בן כלבה",
             "חתיכת זבל",
             "חתיכת אפס",
-            "זין",
             "לך לעזאזל",
             "שימות",
             "שתמות",
@@ -114,9 +113,6 @@ LEXICON = Lexicon(
         "דביל",
         "דבילית",
         "דבילים",
-        "מפגר",
-        "מפגרת",
-        "מפגרים",
         "טמבל",
         "טמבלים",
         "אהבל",
@@ -126,7 +122,6 @@ LEXICON = Lexicon(
         "תסתמי",
         "תסתמו",
         "שתוק",
-        "סתומים",
         "חארות",
         "metumtam",
         "dabil",
@@ -177,5 +172,8 @@ LEXICON = Lexicon(
         r"\b(?:yodea|yodaat|yodim)\s+(?:eifo|eyfo|efo)\s+(?:ata|at|atem)\s+(?:gar|gara|garim)\b",
         r"\bmavet\s+l[ae]-?\s*(?:aravim|yehudim|smolanim|mitnachlim|druzim)\b",
     ),
+    # words that read as prefix + lexicon word, or share its letters: מזונות (alimony, not
+    # מ + זונות); מפגר and סתום are also "lagging behind" and "blocked" (a clogged drain), so
+    # they count only addressed to someone ("יא מפגר", "תסתום"); זין is also "arms" (כלי זין)
     protected=frozenset({"מזונות", "מזונה"}),
 )
