@@ -241,6 +241,9 @@ class MemoryStore:
     async def alerts(self, campaign_id: str) -> dict[str, dict[str, Any]]:
         return {a["kind"]: a for a in self.alert_docs.values() if a["campaign_id"] == campaign_id}
 
+    async def raised_alert_campaigns(self) -> set[str]:
+        return {a["campaign_id"] for a in self.alert_docs.values() if a["state"] == "raised"}
+
     async def save_alert(self, document: dict[str, Any], *, revision: int) -> bool:
         current = self.alert_docs.get(document["_id"])
         if (current["revision"] if current else 0) != revision:

@@ -64,7 +64,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("campaign_id", ASCENDING), ("at", DESCENDING)]),
     ],
     CLUSTERS: [IndexModel([("campaign_id", ASCENDING), ("seq", ASCENDING)])],
-    ALERTS: [IndexModel([("campaign_id", ASCENDING)])],
+    ALERTS: [IndexModel([("campaign_id", ASCENDING)]), IndexModel([("state", ASCENDING)])],
     EXAMPLES: [IndexModel([("at", DESCENDING)])],
 }
 
@@ -519,6 +519,10 @@ class MongoModerationRepository:
     async def alerts(self, campaign_id: str) -> dict[str, Document]:
         cursor = self._database()[ALERTS].find({"campaign_id": campaign_id})
         return {doc["kind"]: doc async for doc in cursor}
+
+    async def raised_alert_campaigns(self) -> set[str]:
+        cursor = self._database()[ALERTS].find({"state": "raised"}, {"campaign_id": 1})
+        return {doc["campaign_id"] async for doc in cursor}
 
     async def save_alert(self, document: Document, *, revision: int) -> bool:
         """Store an alert's new state if nobody changed it since ``revision`` (0: never seen)."""

@@ -188,6 +188,7 @@ class ModerationStore(Protocol):
         self, participants: Collection[str], client_refs: Collection[str], *, since: datetime
     ) -> list[Document]: ...
     async def save_alert(self, document: Document, *, revision: int) -> bool: ...
+    async def raised_alert_campaigns(self) -> set[str]: ...
 
 
 class FullStore(ModerationStore, ClusterStore, Protocol):
@@ -565,7 +566,7 @@ class ModerationService:
         batches.append((republished, list(republished)))
         await self._publish(batches)
         await self._store.mark_emitted([record.comment_id for record in to_emit])
-        await self.watch(self._watch_due({record.campaign_id for record in records}))
+        await self.watch(await self._watch_due({record.campaign_id for record in records}))
 
     async def _bursts(self, batch: Sequence[CommentSubmitted]) -> set[str]:
         """Comments whose author, or whose client address, sent more than people write.
@@ -705,12 +706,16 @@ class ModerationService:
                 )
         await self._store.add_audit(audit)
         await self._publish(batches)
-        await self.watch(self._watch_due({e.subject for e in events}))
+        await self.watch(await self._watch_due({e.subject for e in events}))
 
-    def _watch_due(self, campaign_ids: Collection[str]) -> list[str]:
+    async def _watch_due(self, campaign_ids: Collection[str]) -> list[str]:
         """The campaigns whose surge windows were not looked at in the last ``watch_every``:
-        the windows are minutes long, and each look costs a few count queries."""
+        the windows are minutes long, and each look costs a few count queries. Campaigns with a
+        raised alert are among them, so that an alert clears even once its campaign is quiet."""
         now = self._monotonic()
+        if now - self._watched.get("", float("-inf")) >= self._watch_every:
+            self._watched[""] = now
+            campaign_ids = {*campaign_ids, *await self._store.raised_alert_campaigns()}
         last = self._watched
         due = [c for c in campaign_ids if now - last.get(c, float("-inf")) >= self._watch_every]
         self._watched.update(dict.fromkeys(due, now))
