@@ -504,7 +504,6 @@ class _Folder:
         state = self.plan.clusters.get(doc_id) or self.states.clusters.get(doc_id)
         old = state.size if state else 0
         if state is not None and size <= old:
-            self.plan.clusters.setdefault(doc_id, state)
             return
         self.plan.clusters[doc_id] = ClusterState(
             campaign_id=campaign_id,
@@ -592,12 +591,14 @@ class _Folder:
             contributor = ContributorState(campaign_id, participant_id, first_at=at)
             delta.add("participants")
             self.plan.hour(campaign_id, at, "participants")
+            self.plan.contributors[doc_id] = contributor
         elif at < contributor.first_at:
             # participation over time counts a participant at their first contribution
             self.plan.hour(campaign_id, contributor.first_at, "participants", -1)
             self.plan.hour(campaign_id, at, "participants")
             contributor.first_at = at
-        self.plan.contributors[doc_id] = contributor
+            self.plan.contributors[doc_id] = contributor
+        # (an unchanged contributor is not written back)
         participant = self.plan.participants.get(participant_id) or self.states.participants.get(
             participant_id
         )
