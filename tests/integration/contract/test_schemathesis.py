@@ -319,23 +319,26 @@ def test_no_server_errors_and_every_4xx_is_a_problem(
     check()
 
 
-@pytest.mark.parametrize(
-    "known",
-    [
-        pytest.param(
-            k,
-            id=f"{k.service}-{k.method}-{k.path}",
-            marks=pytest.mark.xfail(strict=True, reason=k.reason),
-        )
-        for k in KNOWN_SERVER_ERRORS
-    ],
-)
-def test_known_server_error(live: LiveServices, known: KnownServerError) -> None:
-    server = live.get(known.service)
-    # a fresh open campaign: the fuzzing may have closed or archived the shared ones
-    values = {"campaign_id": _open_campaign(server.url)} if known.service == "intake" else {}
-    path = re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], "fuzz-0001"), known.path)
-    headers = _headers(known.service, known.method, known.path)
-    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
-        response = client.request(known.method, path, json=known.body)
-    assert response.status_code < 500, f"{response.status_code}: {response.text[:300]}"
+# collected only while there is a known error to prove (an empty parametrize reads as a skip)
+if KNOWN_SERVER_ERRORS:
+
+    @pytest.mark.parametrize(
+        "known",
+        [
+            pytest.param(
+                k,
+                id=f"{k.service}-{k.method}-{k.path}",
+                marks=pytest.mark.xfail(strict=True, reason=k.reason),
+            )
+            for k in KNOWN_SERVER_ERRORS
+        ],
+    )
+    def test_known_server_error(live: LiveServices, known: KnownServerError) -> None:
+        server = live.get(known.service)
+        # a fresh open campaign: the fuzzing may have closed or archived the shared ones
+        values = {"campaign_id": _open_campaign(server.url)} if known.service == "intake" else {}
+        path = re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], "fuzz-0001"), known.path)
+        headers = _headers(known.service, known.method, known.path)
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            response = client.request(known.method, path, json=known.body)
+        assert response.status_code < 500, f"{response.status_code}: {response.text[:300]}"
