@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from kolot.common.bus import Streams, stream_configs
 from kolot.common.settings import (
     DEV_JWT_SECRET,
     DEV_PARTICIPANT_SECRET,
     DEV_RECEIPT_SECRET,
     ServiceSettings,
     development_environment,
+    load_settings,
 )
 
 REAL_SECRETS: dict[str, Any] = {
@@ -192,3 +194,26 @@ def test_nonsense_tuning_is_refused(field: str, value: Any) -> None:
 def test_a_service_port_out_of_range_is_refused(port: int) -> None:
     with pytest.raises(ValidationError, match="http_port"):
         settings(http_port=port)
+
+
+def test_a_missing_setting_stops_startup_naming_the_variable_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("KOLOT_") or name in {"NATS_URL", "MONGODB_URL"}:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KOLOT_RECEIPT_SECRET", REAL_SECRETS["receipt_secret"])
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(ProbeSettings)
+    message = str(stopped.value)
+    assert "  NATS_URL: is required" in message
+    assert "  MONGODB_URL: is required" in message
+    assert "  KOLOT_PARTICIPANT_SECRET: is required" in message
+    assert "KOLOT_NATS_URL" not in message
+    assert "RECEIPT" not in message
+
+
+def test_streams_are_replicated_as_configured() -> None:
+    settings = ProbeSettings(**URLS, **REAL_SECRETS, stream_replicas=3)
+    assert settings.stream_replicas == 3
+    assert {c.num_replicas for c in stream_configs(Streams("kolot"), replicas=3)} == {3}

@@ -7,6 +7,7 @@ and AsyncAPI routes. Nothing connects before ``started()`` runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -128,7 +129,9 @@ class Runtime:
         try:
             await ensure_indexes(self.db, self.indexes)
             await self.broker.connect()
-            await ensure_streams(jetstream(self.broker), self.streams)
+            await ensure_streams(
+                jetstream(self.broker), self.streams, replicas=settings.stream_replicas
+            )
             await self.broker.start()
             js = jetstream(self.broker)
             for consumer in self.consumers:
@@ -140,8 +143,8 @@ class Runtime:
             # readiness turns false first, then consumers finish their in-flight batch
             self.accepting = False
             log.info("kolot-%s stopping: consumers finish their batch", settings.service_name)
-            for consumer in reversed(self.consumers):
-                await consumer.stop()
+            # together, so the shutdown takes one batch's time, not one per consumer
+            await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
             log.info("kolot-%s stopping: closing the bus and the store", settings.service_name)
             try:
                 await self.broker.stop()

@@ -79,6 +79,9 @@ class ServiceSettings(BaseSettings):
     participant_secret: SecretStr
     receipt_secret: SecretStr
 
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    """JetStream replicas of every stream: 3 in production (a cluster of three servers)."""
+
     # Bus tuning.
     publish_timeout: float = Field(default=2.0, gt=0)
     consumer_batch_size: int = Field(default=256, ge=1, le=10_000)
@@ -157,7 +160,16 @@ def load_settings(cls: type[S]) -> S:
         lines = [f"cannot start {cls.__name__}: fix these environment variables"]
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
-            name = _ENV_NAMES.get(field, f"KOLOT_{field.upper()}") if field else "settings"
+            # a field read through an alias reports the alias (NATS_URL), not the field's name
+            aliases = {v.lower(): v for v in _ENV_NAMES.values()}
+            field = aliases.get(field.lower(), field)
+            name = (
+                field
+                if field in _ENV_NAMES.values()
+                else _ENV_NAMES.get(field, f"KOLOT_{field.upper()}")
+                if field
+                else "settings"
+            )
             message = "is required" if error["type"] == "missing" else error["msg"]
             lines.append(f"  {name}: {message}")
         raise SystemExit("\n".join(lines)) from None
