@@ -156,6 +156,7 @@ def assert_consultation_figures(stats: dict[str, Any], funnel: dict[str, Any]) -
     assert stats["campaign"]["status"] == "open"
 
     steps = {step["source"]: step for step in funnel["sources"]}
+    assert stats["funnel"] == steps
     assert [s["source"] for s in funnel["sources"]] == ["facebook", "sms", "direct"]
     assert steps["facebook"] | {} == {
         "source": "facebook",
@@ -300,7 +301,7 @@ async def test_figures_of_a_campaign_without_events_are_zeros_for_analysts_and_a
             assert stats["campaign_id"] == "never-heard-of"
             assert stats["campaign"] is None
             assert stats["comments"]["submitted"] == stats["comments"]["pending"] == 0
-            assert stats["funnel"] == []
+            assert stats["funnel"] == {}
             assert stats["updated_at"] is None
             funnel = await client.get("/v1/campaigns/never-heard-of/funnel", headers=headers)
             assert funnel.json()["sources"] == []

@@ -11,6 +11,7 @@ from kolot.metrics.counting import LATENCY_BUCKETS
 from kolot.metrics.models import CampaignCounters, DisseminationState
 from kolot.metrics.stats import (
     MIN_SAMPLE,
+    TooManyPoints,
     comment_stats,
     funnel,
     latency_stats,
@@ -214,3 +215,12 @@ def test_timeseries_align_steps_on_the_epoch_and_fill_gaps() -> None:
     # the cumulative count includes what came before the window
     assert [(p.visits, p.participants_cumulative) for p in window] == [(2, 3), (0, 3)]
     assert timeseries([], step_seconds=3600) == []
+
+
+def test_a_series_too_long_is_refused_before_it_is_built() -> None:
+    hours = [{"hour": "20261102T08", "visits": 3}]
+    with pytest.raises(TooManyPoints):
+        timeseries(
+            hours, step_seconds=3600, since=datetime(1970, 1, 1, tzinfo=UTC), max_points=2000
+        )
+    assert len(timeseries(hours, step_seconds=3600, max_points=1)) == 1

@@ -16,6 +16,7 @@ from kolot.metrics.report import render_html
 from kolot.metrics.repository import MetricsRepository
 from kolot.metrics.schemas import CampaignStats, Funnel, Report, Timeseries
 from kolot.metrics.service import MetricsService
+from kolot.metrics.stats import TooManyPoints
 
 router = APIRouter(prefix="/v1", tags=["stats"])
 
@@ -117,10 +118,17 @@ async def campaign_timeseries(
             raise Problem(
                 422, "too-many-points", f"More than {MAX_POINTS} points: use a larger step"
             )
-    series = await service.timeseries(campaign_id, step_seconds=seconds, since=since, until=until)
-    if len(series.points) > MAX_POINTS:
-        raise Problem(422, "too-many-points", f"More than {MAX_POINTS} points: use a larger step")
-    return series
+    try:
+        return await service.timeseries(
+            campaign_id, step_seconds=seconds, since=since, until=until, max_points=MAX_POINTS
+        )
+    except TooManyPoints as exc:
+        raise Problem(
+            422,
+            "too-many-points",
+            f"More than {MAX_POINTS} points: use a larger step or a narrower range",
+            f"this would be {exc.args[0]} points",
+        ) from exc
 
 
 @router.get(

@@ -152,7 +152,10 @@ class CampaignStats(BaseModel):
     comments: CommentStats
     moderation: ModerationStats
     participation: Participation
-    funnel: list[FunnelStep]
+    funnel: dict[str, FunnelStep] = Field(
+        description="per attribution source (``direct`` when none was given), most participants "
+        "first; the total is in ``/funnel``"
+    )
     clusters: ClusterStats
     representativeness: Representativeness
     deliveries: Deliveries

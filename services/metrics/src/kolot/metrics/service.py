@@ -74,12 +74,14 @@ class MetricsService:
         step_seconds: int,
         since: datetime | None = None,
         until: datetime | None = None,
+        max_points: int | None = None,
     ) -> Timeseries:
         points = timeseries(
             await self._repository.hours(campaign_id),
             step_seconds=step_seconds,
             since=since,
             until=until,
+            max_points=max_points,
         )
         return Timeseries(campaign_id=campaign_id, step_seconds=step_seconds, points=points)
 

@@ -367,7 +367,7 @@ def campaign_stats(
         comments=comment_stats(counters),
         moderation=moderation_stats(counters, queue, now=now),
         participation=participation(counters),
-        funnel=steps,
+        funnel={step.source: step for step in steps},
         clusters=ClusterStats(
             count=counters.clusters.get("count", 0),
             comments=counters.clusters.get("comments", 0),
@@ -390,6 +390,10 @@ def campaign_stats(
     )
 
 
+class TooManyPoints(ValueError):
+    """A time series would have more points than asked for."""
+
+
 HOUR_FIELDS = ("visits", "submitted", "published", "participants", "responses", "votes")
 
 
@@ -403,10 +407,12 @@ def timeseries(
     step_seconds: int,
     since: datetime | None = None,
     until: datetime | None = None,
+    max_points: int | None = None,
 ) -> list[TimeseriesPoint]:
     """Hourly buckets summed into steps aligned on the Unix epoch (UTC), gaps filled with zeros.
 
     ``participants_cumulative`` counts from the campaign's first hour, whatever ``since`` is.
+    Raises ``TooManyPoints`` before building more than ``max_points`` points.
     """
     sums: dict[int, dict[str, int]] = {}
     for doc in hours:
@@ -419,6 +425,8 @@ def timeseries(
     lo, hi = min(sums), max(sums)
     first = lo if since is None else int(since.timestamp()) // step_seconds * step_seconds
     last = hi if until is None else int(until.timestamp()) // step_seconds * step_seconds
+    if max_points is not None and (last - first) // step_seconds + 1 > max_points:
+        raise TooManyPoints((last - first) // step_seconds + 1)
     points: list[TimeseriesPoint] = []
     cumulative = sum(b["participants"] for s, b in sums.items() if s < first)
     start = first
