@@ -152,6 +152,16 @@ LEXICON = Lexicon(
         r"\byou(?:'re|\s+are|\s+r)\s+(?:so\s+)?(?:dead(?:\s+meat)?|a\s+dead\s+(?:man|woman))"
         r"\s*(?:[.!]|$)",
         r"\bi\s+know\s+where\s+you\s+(?:live|sleep|work)\b",
+        # I'll find you and break your face / beat you up
+        _SUBJECT_WILL
+        + r"(?:find\s+you\s+and\s+)?(?:break|smash|bash|cut|slit)\s+(?:your|his|her|their)"
+        r"\s+(?:face|head|legs|neck|bones|skull|throat)\b",
+        _SUBJECT_WILL
+        + r"(?:find\s+you\s+and\s+)?beat\s+(?:you|him|her|them)\s+(?:up|to\s+death)\b",
+        # someone should shoot the minister
+        r"\b(?:someone|somebody|people|we|they)\s+(?:should|must|needs?\s+to|ought\s+to|has\s+to)\s+"
+        r"(?:shoot|kill|hang|murder|stab|lynch|behead)\s+(?:him|her|them|you|the\s+(?:prime\s+minister"
+        r"|minister|mayor|pm|judge|mk|president|ceo|chairman|chairwoman|officials|politicians))\b",
         r"\b(?:you|he|she|they)\s+(?:should|must|deserves?\s+to|ought\s+to)\s+be\s+"
         r"(?:killed|shot|hanged|murdered|lynched)\b",
         r"\b(?:you|he|she|they|(?:the\s+)?(?:prime\s+minister|minister|mayor|judge|mk|officials"
