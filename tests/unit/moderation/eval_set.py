@@ -405,6 +405,54 @@ _SECOND_ROUND: list[tuple[EvalLanguage, Label, str]] = [
     ("translit", "hate", "mavet la-aravim"),
 ]
 
+# A third round, written and measured once the same way: civil wrongly held 0/18, abusive
+# published 12/24 (new threats: "נחכה לך בחוץ", "رح نحرق مكتبك", "watch your back"; hate
+# slogans: "ערבי טוב זה ערבי מת", "اليهود حثالة البشر"); then fixed and added.
+_THIRD_ROUND: list[tuple[EvalLanguage, Label, str]] = [
+    ("he", "civil", "בבקשה תוסיפו רמזור בצומת ליד הקניון"),
+    ("he", "civil", "קראתי את הטיוטה, יש בה טעות בסעיף 4"),
+    ("he", "critical", "התוכנית הזאת היא פשע נגד הדור הבא"),
+    ("he", "critical", "שקרנים ורמאים, זה מה שאתם"),
+    ("he", "critical", "מי שאישר את זה צריך לשבת בכלא"),
+    ("he", "critical", "הפקידים האלה לא שווים את המשכורת שלהם"),
+    ("he", "civil", "הילדים שלי נחנקים מהזיהום של המפעל"),
+    ("he", "insult", "אתה חתיכת מטומטם"),
+    ("he", "insult", "סתום כבר יא טמבל"),
+    ("he", "insult", "השר הזה זבל אנושי"),
+    ("he", "threat", "נחכה לך בחוץ ונראה אותך"),
+    ("he", "threat", "אני אפוצץ את המשרד שלכם"),
+    ("he", "hate", "החרדים הם טפילים"),
+    ("he", "hate", "ערבי טוב זה ערבי מת"),
+    ("ar", "civil", "الشارع بحاجة إلى تعبيد منذ سنوات"),
+    ("ar", "civil", "أقترح إنشاء مكتبة عامة في البلدة"),
+    ("ar", "critical", "هذه الخطة جريمة بحق الأجيال القادمة"),
+    ("ar", "critical", "المسؤولون لصوص وكذابون"),
+    ("ar", "critical", "يجب محاسبة كل من وقع على هذا القرار"),
+    ("ar", "insult", "انت واحد حقير وجبان"),
+    ("ar", "insult", "الله يلعن ابوك يا وزير"),
+    ("ar", "insult", "يا كلب يا خاين"),
+    ("ar", "threat", "رح نحرق مكتبك"),
+    ("ar", "threat", "بنعرف وين بتسكن"),
+    ("ar", "hate", "اليهود حثالة البشر"),
+    ("ar", "hate", "الدروز خونة ويجب طردهم"),
+    ("en", "civil", "Could the ministry publish the traffic model?"),
+    ("en", "civil", "Kill switch for the trial: stop it if injuries rise"),
+    ("en", "critical", "Pathetic. Utterly pathetic leadership from this ministry."),
+    ("en", "critical", "You should all be fired for this disaster"),
+    ("en", "insult", "you absolute dickhead"),
+    ("en", "insult", "eat shit and die"),
+    ("en", "threat", "watch your back, minister"),
+    ("en", "threat", "I will put a bullet in your head"),
+    ("en", "hate", "muslims are animals"),
+    ("en", "hate", "ethiopians should go back to africa"),
+    ("translit", "civil", "ana b2ayed el mashroo3 bas bidna mwasalat"),
+    ("translit", "critical", "el hokoma kazzabe w fashle"),
+    ("translit", "insult", "ya 7ayawan"),
+    ("translit", "insult", "kus ima shelcha"),
+    ("translit", "threat", "ana ra7 a2tlak"),
+    ("translit", "hate", "aravim hayot"),
+]
+
 EVAL_SET: list[tuple[EvalLanguage, Label, str]] = [
     *(("he", label, text) for label, text in _HE),
     *(("ar", label, text) for label, text in _AR),
@@ -412,6 +460,7 @@ EVAL_SET: list[tuple[EvalLanguage, Label, str]] = [
     *(("mixed", label, text) for label, text in _MIXED),
     *(("translit", label, text) for label, text in _TRANSLIT),
     *_SECOND_ROUND,
+    *_THIRD_ROUND,
 ]
 
 

@@ -118,6 +118,9 @@ LEXICON = Lexicon(
         "piss off",
     ),
     hate_patterns=(
+        r"\bthe\s+only\s+good\s+(\w+)\s+is\s+a\s+dead\s+\1\b",
+        r"\b(?:all\s+)?(?:the\s+)?(?:arabs|jews|muslims|immigrants|refugees|africans|ethiopians"
+        r"|migrants|infiltrators|blacks|russians)\s+should\s+(?:go|be\s+sent)\s+back\s+to\b",
         r"\b(?:all\s+)?(?:the\s+)?(?:arabs|jews|muslims|christians|immigrants|refugees|africans|ethiopians"
         r"|settlers|haredim|druze|gays|migrants|infiltrators|blacks|palestinians|israelis|zionists)"
         r"\s+(?:are|r)\s+(?:all\s+)?(?:just\s+)?(?:animals|vermin|rats|cockroaches|parasites|subhumans?"
@@ -152,6 +155,9 @@ LEXICON = Lexicon(
         r"\byou(?:'re|\s+are|\s+r)\s+(?:so\s+)?(?:dead(?:\s+meat)?|a\s+dead\s+(?:man|woman))"
         r"\s*(?:[.!]|$)",
         r"\bi\s+know\s+where\s+you\s+(?:live|sleep|work)\b",
+        r"\bwatch\s+your\s+back\b",
+        _SUBJECT_WILL + r"(?:put|shoot|send)\s+a\s+bullet\s+(?:in|into|through)\s+"
+        r"(?:your|his|her|their)\b",
         # I'll find you and break your face / beat you up
         _SUBJECT_WILL
         + r"(?:find\s+you\s+and\s+)?(?:break|smash|bash|cut|slit)\s+(?:your|his|her|their)"

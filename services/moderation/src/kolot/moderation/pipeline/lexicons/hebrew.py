@@ -46,6 +46,10 @@ LEXICON = Lexicon(
             "בן כלבה",
             "חתיכת זבל",
             "חתיכת אפס",
+            "זבל אנושי",
+            "חלאת אדם",
+            "חלאה",
+            "חלאות",
             "לך לעזאזל",
             "שימות",
             "שתמות",
@@ -131,6 +135,10 @@ LEXICON = Lexicon(
         "stom",
     ),
     hate_patterns=(
+        # "a good Arab is a dead Arab", for any group
+        r"(?<!\w)(\S+)\s+טוב\s+(?:זה|הוא)\s+\1\s+מת(?!\w)",
+        r"\b(?:ha-?)?(?:aravim|yehudim|dosim|haredim|etyopim|druzim)\s+(?:hem\s+)?"
+        r"(?:hayot|behemot|kelavim|chazirim|zevel|sartan)\b",
         # <a group> are animals / vermin / a cancer
         r"(?<!\w)[ו]?ה?(?:ערבים|יהודים|מתנחלים|חרדים|אתיופים|דרוזים|מהגרים|פליטים|שמאלנים|הומואים"
         r"|מסתננים|נוצרים|מוסלמים|רוסים|בדואים)\s+(?:הם\s+|זה\s+)?(?:כולם\s+)?(?:\S+\s+){0,2}?ו?"
@@ -175,6 +183,11 @@ LEXICON = Lexicon(
         r"\s+(?:otcha|otach|otchem|oto|ota|otam)\b",
         r"\b(?:yodea|yodaat|yodim)\s+(?:eifo|eyfo|efo)\s+(?:ata|at|atem)\s+(?:gar|gara|garim)\b",
         r"\bmavet\s+l[ae]-?\s*(?:aravim|yehudim|smolanim|mitnachlim|druzim)\b",
+        # we'll wait for you outside; I'll blow up / burn your office
+        r"(?<!\w)(?:נחכה|אחכה|מחכים|מחכה)\s+(?:לך|לכם|לו)\s+(?:בחוץ|למטה|ליד\s+הבית)(?!\w)",
+        r"(?<!\w)(?:אני\s+|אנחנו\s+)?[אנ](?:פוצץ|שרוף|חסל|חרב)\s+(?:לך\s+|לכם\s+|לו\s+)?את\s+"
+        r"ה?(?:משרד|בית|רכב|אוטו|כנסת|עירייה|לשכה)(?:\s+של(?:ך|כם|ו|ה))?(?!\w)",
+        r"(?<!\w)(?:אני\s+|אנחנו\s+)?[אנ](?:חסל|פוצץ)\s+אות(?:ך|כם|ו|ה|ם)(?!\w)",
     ),
     # words that read as prefix + lexicon word, or share its letters: מזונות (alimony, not
     # מ + זונות); מפגר and סתום are also "lagging behind" and "blocked" (a clogged drain), so
