@@ -166,3 +166,23 @@ def test_pre_moderation_still_rejects_what_breaks_a_rule() -> None:
 
 def test_post_moderation_publishes_civil_text_at_once() -> None:
     assert decide("Reasonable comment", mode="post").decision == "approve"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "they will kill you with these fees",
+        "I could kill you for this idea",
+        "צריך לקבור אותך",
+        "ناوي قتلك",
+    ],
+)
+def test_violence_aimed_at_you_without_a_clear_threat_goes_to_a_person(text: str) -> None:
+    result = decide(text, mode="auto")
+    assert (result.decision, result.reasons) == ("review", ("threat",))
+    assert result.scores["rules"] == pytest.approx(0.6)
+
+
+def test_a_possible_threat_inside_a_certain_one_is_not_reported_twice() -> None:
+    hits = check_rules(matching_key("I will kill you"))
+    assert [(h.category, h.severity) for h in hits] == [("threat", 1.0)]

@@ -124,6 +124,7 @@ class _Pattern:
     pattern: re.Pattern[str]
     category: Category
     language: LexiconLanguage
+    severity: float = 1.0
 
 
 class RuleSet:
@@ -146,16 +147,17 @@ class RuleSet:
                     if words:
                         phrase = _Phrase(words, category, lexicon.language, severity)
                         self._phrases.setdefault(words[0], []).append(phrase)
-            sources: list[tuple[Category, tuple[str, ...]]] = [
-                ("threat", lexicon.threats),
-                ("hate", lexicon.hate_patterns),
-                ("spam", lexicon.spam),
+            sources: list[tuple[Category, float, tuple[str, ...]]] = [
+                ("threat", 1.0, lexicon.threats),
+                ("hate", 1.0, lexicon.hate_patterns),
+                ("spam", 1.0, lexicon.spam),
+                ("threat", MILD, lexicon.possible_threats),
             ]
-            for category, patterns in sources:
+            for category, severity, patterns in sources:
                 for source in patterns:
                     # fold the pattern's letters the way keys are folded (ך -> כ, أ -> ا, ة -> ه)
                     folded = fold_letters(strip_marks(source))
-                    pattern = _Pattern(re.compile(folded), category, lexicon.language)
+                    pattern = _Pattern(re.compile(folded), category, lexicon.language, severity)
                     self._patterns.append(pattern)
                     # a pattern runs only on keys that have letters of its script
                     scripts = {script_of(c) for c in folded if c.isalpha() and not c.isascii()}
@@ -168,6 +170,13 @@ class RuleSet:
         hits: dict[tuple[str, str], RuleHit] = {}
         for key in keys:
             self._check(key, hits)
+        certain = [h for h in hits.values() if h.severity >= 1.0]
+        # a possible threat inside a certain one ("kill you" in "I will kill you") adds nothing
+        for index, hit in list(hits.items()):
+            if hit.severity < 1.0 and any(
+                c.category == hit.category and hit.match in c.match for c in certain
+            ):
+                del hits[index]
         return tuple(
             sorted(hits.values(), key=lambda hit: (CATEGORIES.index(hit.category), -hit.severity))
         )
@@ -182,10 +191,16 @@ class RuleSet:
         for rule_pattern in present:
             for match in rule_pattern.pattern.finditer(key):
                 rule = f"{rule_pattern.category}.{rule_pattern.language}"
-                hits.setdefault(
-                    (rule, match.group()),
-                    RuleHit(rule, rule_pattern.category, rule_pattern.language, match.group()),
+                hit = RuleHit(
+                    rule,
+                    rule_pattern.category,
+                    rule_pattern.language,
+                    match.group(),
+                    rule_pattern.severity,
                 )
+                known = hits.get((rule, hit.match))
+                if known is None or known.severity < hit.severity:
+                    hits[(rule, hit.match)] = hit
         tokens = list(_TOKEN.finditer(key))
         forms = [_token_forms(token.group(), self._protected) for token in tokens]
         for index, token_forms in enumerate(forms):

@@ -34,6 +34,9 @@ class Lexicon:
     """Regular expressions for hate against a group said without a slur ("all X out")."""
     spam: tuple[str, ...] = ()
     """Regular expressions for advertising and scams."""
+    possible_threats: tuple[str, ...] = ()
+    """Regular expressions for violence aimed at "you" without a clear threat ("kill you"):
+    sent to a person, since nobody can list every way of threatening."""
     protected: frozenset[str] = field(default_factory=frozenset)
     """Ordinary words that look like prefix + lexicon word (מזונות = alimony, not מ + זונות)."""
 

@@ -117,6 +117,10 @@ LEXICON = Lexicon(
         "screw you",
         "piss off",
     ),
+    possible_threats=(
+        r"\b(?:kill|shoot|stab|murder|hang|burn|strangle|slaughter|behead|bury|hurt|beat|lynch"
+        r"|choke|smash)\s+(?:you|ya|u|y'all)\b",
+    ),
     hate_patterns=(
         r"\bthe\s+only\s+good\s+(\w+)\s+is\s+a\s+dead\s+\1\b",
         r"\b(?:all\s+)?(?:the\s+)?(?:arabs|jews|muslims|immigrants|refugees|africans|ethiopians"
