@@ -16,6 +16,7 @@ import os
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from kolot.common.events import (
 )
 from kolot.common.store import stamp
 from kolot.notify.backoff import Uniform, retry_delay
+from kolot.notify.batching import GroupCommit
 from kolot.notify.models import Delivery, Subscription
 from kolot.notify.repository import DeliveryRepository, SubscriptionRepository
 from kolot.notify.settings import NotifySettings
@@ -41,6 +43,12 @@ from kolot.notify.webhooks import signed_headers
 log = logging.getLogger(__name__)
 
 OUTCOME_SWEEP_INTERVAL = 15.0
+CANDIDATES = 256
+"""Due deliveries read per query."""
+SUBSCRIPTIONS_TTL = 1.0
+BACKLOG_RELOAD = 5.0
+CLAIM_GATHER = 0.003
+"""Seconds to wait after a slot frees before claiming, for other slots to free as well."""
 """Seconds between looks for final outcomes whose event did not reach the bus (it was down)."""
 
 
@@ -115,6 +123,17 @@ class DeliveryWorker:
         self._settings = settings
         self._dead_letter = dead_letter
         self._per_endpoint: dict[str, int] = {}
+        self._candidates: deque[Delivery] = deque()
+        self._refill = True
+        self._refilled_at = float("-inf")
+        self._more_due = False
+        self._known_subscriptions: dict[str, Subscription | None] = {}
+        self._subscriptions_read_at = float("-inf")
+        self._results = GroupCommit(deliveries.compare_and_set_many)
+        """Attempts finishing together record their results in one write."""
+        self._announcements = GroupCommit(self._announce_batch)
+        self._failing: set[str] = set()
+        """Subscriptions with a failure counted by this process since their last success."""
         self._deliveries = deliveries
         self._subscriptions = subscriptions
         self._publisher = publisher
@@ -128,6 +147,7 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """New deliveries were recorded: look for due ones now rather than at the next poll."""
+        self._refill = True
         self._wake.set()
 
     async def run(self, send: Sender) -> None:
@@ -154,7 +174,7 @@ class DeliveryWorker:
         """Wait for the next poll, a wake-up, or a free slot."""
         waiter = asyncio.create_task(self._wake.wait())
         try:
-            await asyncio.wait(
+            done, _ = await asyncio.wait(
                 {waiter, *self._in_flight},
                 timeout=self._settings.webhook_poll_interval,
                 return_when=asyncio.FIRST_COMPLETED,
@@ -163,6 +183,10 @@ class DeliveryWorker:
             waiter.cancel()
             with suppress(asyncio.CancelledError):
                 await waiter
+        if done and waiter not in done:
+            # a slot freed: let the attempts finishing about now free theirs too, so one claim
+            # fills several slots rather than one write per slot
+            await asyncio.sleep(CLAIM_GATHER)
 
     async def _stop(self) -> None:
         """Let attempts in flight finish within their timeout; give back the rest at once."""
@@ -174,42 +198,66 @@ class DeliveryWorker:
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def _start_due(self, send: Sender) -> bool:
-        """Claim due deliveries for the free slots and start them; True if more may be due."""
+        """Claim due deliveries for the free slots and start them; True if more may be due.
+
+        Due deliveries are read a page at a time into a local list of candidates, and claimed
+        from it as slots free up: the query for due deliveries is the expensive part, so it runs
+        when something new may be due (a wake-up, the poll interval, a full page used up), not
+        once per finished attempt. A candidate that changed since it was read (claimed by another
+        replica, rescheduled, cancelled) fails its claim and is dropped.
+        """
         free = self._settings.webhook_concurrency - len(self._in_flight)
         if free <= 0:
             return False
         now = self._clock()
-        held = await self._subscriptions.held_ids()
-        # more than the free slots: some may belong to endpoints already at their limit
-        due = await self._deliveries.due(now=now, limit=free * 4, held=held)
-        if not due:
+        elapsed = time.monotonic() - self._refilled_at
+        if (
+            self._refill
+            or (
+                not self._candidates
+                and (self._more_due or elapsed >= self._settings.webhook_poll_interval)
+            )
+            # while a backlog is worked through, look again now and then for retries come due
+            or elapsed >= max(self._settings.webhook_poll_interval, BACKLOG_RELOAD)
+        ):
+            await self._load_candidates(now)
+        if not self._candidates:
             return False
         lease_until = now + timedelta(seconds=self._settings.webhook_lease)
-        claimed: list[Delivery] = []
         limit = self._settings.webhook_endpoint_concurrency
         taken: dict[str, int] = {}
-        for delivery in due:
-            if len(claimed) >= free:
-                break
+        chosen: list[Delivery] = []
+        deferred: list[Delivery] = []
+        while self._candidates and len(chosen) < free:
+            delivery = self._candidates.popleft()
             endpoint = delivery.subscription_id
             if self._per_endpoint.get(endpoint, 0) + taken.get(endpoint, 0) >= limit:
-                continue  # this endpoint has enough in flight; its turn comes as they finish
-            mine = await self._deliveries.compare_and_set(
-                delivery,
-                {
-                    "status": "sending",
-                    "attempts": delivery.attempts + 1,
-                    "lease_owner": self.owner,
-                    "lease_expires_at": lease_until,
-                    "next_attempt_at": lease_until,
-                    "last_attempt_at": now,
-                },
-            )
-            if mine is not None:  # else another replica was first
-                claimed.append(mine)
-                taken[endpoint] = taken.get(endpoint, 0) + 1
+                deferred.append(delivery)  # this endpoint has enough in flight: later
+                continue
+            chosen.append(delivery)
+            taken[endpoint] = taken.get(endpoint, 0) + 1
+        # one round trip claims them all; those another replica claimed first (or that changed
+        # since they were read) come back None
+        results = await self._deliveries.compare_and_set_many(
+            [
+                (
+                    delivery,
+                    {
+                        "status": "sending",
+                        "attempts": delivery.attempts + 1,
+                        "lease_owner": self.owner,
+                        "lease_expires_at": lease_until,
+                        "next_attempt_at": lease_until,
+                        "last_attempt_at": now,
+                    },
+                )
+                for delivery in chosen
+            ]
+        )
+        claimed = [mine for mine in results if mine is not None]
+        self._candidates.extendleft(reversed(deferred))
         if claimed:
-            subscriptions = await self._subscriptions.get_many(
+            subscriptions = await self._subscriptions_of(
                 list({delivery.subscription_id for delivery in claimed})
             )
             for delivery in claimed:
@@ -218,7 +266,29 @@ class DeliveryWorker:
                     self._attempt(delivery, subscription, send=send), name=f"webhook-{delivery.id}"
                 )
                 self._track(task, delivery.subscription_id)
-        return len(claimed) == free
+        return len(chosen) == free and len(self._candidates) > len(deferred)
+
+    async def _load_candidates(self, now: datetime) -> None:
+        self._refill = False
+        self._refilled_at = time.monotonic()
+        held = await self._subscriptions.held_ids()
+        page = max(CANDIDATES, self._settings.webhook_concurrency * 4)
+        due = await self._deliveries.due(now=now, limit=page, held=held)
+        self._candidates = deque(due)
+        self._more_due = len(due) == page
+
+    async def _subscriptions_of(self, ids: list[str]) -> dict[str, Subscription]:
+        """The subscriptions, read at most once a second: a pause or a rotation takes effect
+        within a second, and the store is not read once per attempt."""
+        if time.monotonic() - self._subscriptions_read_at >= SUBSCRIPTIONS_TTL:
+            self._known_subscriptions = {}
+            self._subscriptions_read_at = time.monotonic()
+        missing = [i for i in ids if i not in self._known_subscriptions]
+        if missing:
+            found = await self._subscriptions.get_many(missing)
+            for subscription_id in missing:
+                self._known_subscriptions[subscription_id] = found.get(subscription_id)
+        return {i: sub for i in ids if (sub := self._known_subscriptions.get(i)) is not None}
 
     def _track(self, task: asyncio.Task[None], endpoint: str) -> None:
         self._in_flight.add(task)
@@ -240,8 +310,8 @@ class DeliveryWorker:
         """One attempt of a claimed delivery; ``delivery`` is as the claim wrote it."""
         try:
             changes = await self._try_once(delivery, subscription, send=send)
-            finished = await self._deliveries.compare_and_set(
-                delivery, {**changes, "lease_owner": None, "lease_expires_at": None}
+            finished = await self._results.submit(
+                (delivery, {**changes, "lease_owner": None, "lease_expires_at": None})
             )
         except asyncio.CancelledError:
             # stopping mid-attempt: the receiver may or may not have it; send it again soon
@@ -264,7 +334,7 @@ class DeliveryWorker:
             log.warning("webhook delivery %s: lease lost before its result was stored", delivery.id)
             return
         if finished.pending_event:
-            await self._announce([finished])
+            await self._announcements.submit(finished)
         if subscription is not None and finished.last_attempt_at is not None:
             await self._count(finished, subscription)
 
@@ -272,8 +342,12 @@ class DeliveryWorker:
         """Count the attempt towards the endpoint's run of failures; disable it at the limit."""
         try:
             if delivery.status == "delivered":
-                await self._subscriptions.record_success(subscription.id)
+                # a write only when there is a run to end (a success is the common case)
+                if subscription.consecutive_failures or subscription.id in self._failing:
+                    self._failing.discard(subscription.id)
+                    await self._subscriptions.record_success(subscription.id)
                 return
+            self._failing.add(subscription.id)
             failures = await self._subscriptions.record_failure(subscription.id)
             if failures < self._settings.webhook_disable_after:
                 return
@@ -359,6 +433,10 @@ class DeliveryWorker:
             "completed_at": self._clock(),
             "pending_event": True,
         }
+
+    async def _announce_batch(self, deliveries: list[Delivery]) -> list[None]:
+        await self._announce(deliveries)
+        return [None] * len(deliveries)
 
     async def _announce(self, deliveries: list[Delivery]) -> None:
         try:

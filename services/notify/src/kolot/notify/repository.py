@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -143,6 +143,18 @@ class SubscriptionRepository:
         return result.modified_count == 1
 
 
+def _is_ours(stored: Document | None, written: Delivery) -> bool:
+    if stored is None:
+        return False
+    return (
+        stored.get("revision") == written.revision
+        and stored.get("status") == written.status
+        and stored.get("lease_owner") == written.lease_owner
+        and stored.get("attempts") == written.attempts
+        and stored.get("last_duration_ms") == written.last_duration_ms
+    )
+
+
 class DeliveryRepository:
     def __init__(self, database: DatabaseProvider) -> None:
         self._database = database
@@ -190,6 +202,34 @@ class DeliveryRepository:
             {"_id": delivery.id, "revision": delivery.revision}, updated.to_document()
         )
         return updated if result.matched_count == 1 else None
+
+    async def compare_and_set_many(
+        self, changes: Sequence[tuple[Delivery, dict[str, Any]]]
+    ) -> list[Delivery | None]:
+        """``compare_and_set`` of many deliveries in one round trip (claims and results of
+        concurrent attempts): each written only if unchanged since read; None where not."""
+        if not changes:
+            return []
+        updated = [
+            delivery.model_copy(update={**change, "revision": delivery.revision + 1})
+            for delivery, change in changes
+        ]
+        result = await self._collection.bulk_write(
+            [
+                ReplaceOne({"_id": new.id, "revision": new.revision - 1}, new.to_document())
+                for new in updated
+            ],
+            ordered=False,
+        )
+        if result.matched_count == len(updated):
+            return list(updated)
+        # some lost their race (rare: another replica's claim, a cancellation): find which by
+        # reading back what is stored, and keep only ours
+        stored = {
+            doc["_id"]: doc
+            async for doc in self._collection.find({"_id": {"$in": [u.id for u in updated]}})
+        }
+        return [new if _is_ours(stored.get(new.id), new) else None for new in updated]
 
     async def cancel_pending(self, subscription_id: str) -> int:
         result = await self._collection.update_many(
