@@ -29,6 +29,8 @@ MIN_EXAMPLES = 20
 """Of each label, before a language's model is trusted."""
 REFRESH_SECONDS = 60.0
 """How often a replica looks for decisions taken elsewhere."""
+RETRAIN_SECONDS = 5.0
+"""How soon after a decision taken here the models are retrained."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +111,9 @@ class Learner:
         self._lock = asyncio.Lock()
 
     def stale(self) -> None:
-        """A decision was just recorded here: look again at the next batch."""
-        self._checked = float("-inf")
+        """A decision was just recorded here: look again soon (at most every ``RETRAIN_SECONDS``,
+        so a run of bulk decisions retrains once, not once per batch)."""
+        self._checked = min(self._checked, self._clock() - REFRESH_SECONDS + RETRAIN_SECONDS)
 
     async def refresh(self) -> None:
         if self._clock() - self._checked < REFRESH_SECONDS:

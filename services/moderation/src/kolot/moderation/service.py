@@ -478,7 +478,7 @@ class ModerationService:
         self._unknown_mode: ModerationMode = unknown_campaign_mode
         self._clock = clock
         self._clusterer = Clusterer(store)
-        self._learner = Learner(store)
+        self._learner = Learner(store, clock=monotonic)
         self._monotonic = monotonic
         self._watched: dict[str, float] = {}
         self._watch_every = watch_every
