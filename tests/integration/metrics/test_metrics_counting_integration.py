@@ -137,6 +137,7 @@ def assert_consultation_figures(stats: dict[str, Any], funnel: dict[str, Any]) -
     participation = stats["participation"]
     assert participation == {
         "visits": 43,
+        "visits_by_channel": {"web": 43},
         "registered": 12,
         "participants": 11,  # p12 never took part
         "responses": 2,

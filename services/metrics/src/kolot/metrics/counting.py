@@ -20,8 +20,9 @@ Counters (dotted paths into the campaign's ``campaign_counters`` document):
 - ``channels.<ch>``, ``circles.<circle>`` (submitted), ``languages.<lang>`` (first decision).
 - ``decisions.<automatic|human>.<decision>``, ``reasons.<reason>``, ``hidden_by.<reason>``.
 - ``latency.<automatic|human>.<bucket|sum|count>``: submitted -> first final decision.
-- ``visits|invited|clicked|registered|took_part.<source>``; ``participants`` (distinct
-  contributors); ``profile.<dimension>.<group>`` (contributors' declared profile).
+- ``visits|invited|clicked|registered|took_part.<source>``, ``visit_channels.<channel>``;
+  ``participants`` (distinct contributors); ``profile.<dimension>.<group>`` (contributors'
+  declared profile).
 - ``responses``, ``votes``, ``flags``, ``appeals.<filed|upheld|overturned>``, ``alerts.<kind>``.
 - ``clusters.<count|comments>`` and ``largest_cluster`` (``$max``).
 - ``notifications.<channel>.<sent|failed>``, ``webhooks.<delivered|failed>``,
@@ -406,6 +407,7 @@ class _Folder:
                 self.plan.hour(event.subject, at, "votes")
             case VisitRecorded(data=data):
                 delta.add(f"visits.{source_key(data.attribution.source)}")
+                delta.add(f"visit_channels.{key_of(data.channel, default=NONE)}")
                 self.plan.hour(event.subject, at, "visits")
             case InvitationSent(data=data):
                 delta.add(f"invited.{source_key(data.source)}")

@@ -221,6 +221,7 @@ class CampaignCounters(BaseModel):
     hidden_by: dict[str, int] = Field(default_factory=dict)
     latency: dict[str, dict[str, float]] = Field(default_factory=dict)
     visits: dict[str, int] = Field(default_factory=dict)
+    visit_channels: dict[str, int] = Field(default_factory=dict)
     invited: dict[str, int] = Field(default_factory=dict)
     clicked: dict[str, int] = Field(default_factory=dict)
     registered: dict[str, int] = Field(default_factory=dict)

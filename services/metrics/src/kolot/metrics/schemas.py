@@ -131,6 +131,7 @@ class Deliveries(BaseModel):
 
 class Participation(BaseModel):
     visits: int
+    visits_by_channel: dict[str, int]
     registered: int = Field(description="participants who registered arriving at this campaign")
     participants: int = Field(description="distinct participants who took part")
     responses: int

@@ -344,6 +344,7 @@ def moderation_stats(
 def participation(counters: CampaignCounters) -> Participation:
     return Participation(
         visits=sum(counters.visits.values()),
+        visits_by_channel=dict(sorted(counters.visit_channels.items())),
         registered=sum(counters.registered.values()),
         participants=counters.participants,
         responses=counters.responses,
