@@ -300,7 +300,9 @@ class MessageWorker:
         opened = self._open(invitation.contact_sealed)
         reach = None if opened is None else self._address(opened)
         if reach is None:
-            await self._invitations.finish(doc, {"status": "skipped", "error": "no address"})
+            await self._invitations.finish(
+                doc, {"status": "skipped", "error": "no address", "contact_sealed": ""}
+            )
             return
         channel, address = reach
         link = f"{self._notify_url}/r/{invitation.token}"
@@ -315,6 +317,10 @@ class MessageWorker:
             channel, address, rendered, invitation.language, unsubscribe_url
         )
         changes = self._after(doc, outcome, error, channel)
+        if changes["status"] != "pending":
+            # data minimisation: once the invitation is out (or never will be), the address is
+            # of no further use; the recipient_ref still keeps unsubscribes and duplicates apart
+            changes["contact_sealed"] = ""
         if await self._invitations.finish(doc, changes) and outcome == SendOutcome.SENT:
             final = {**doc, **changes}
             await self._announce(self._invitations, [self._invitation_event(final)], [final])
