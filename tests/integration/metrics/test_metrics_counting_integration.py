@@ -168,6 +168,7 @@ def assert_consultation_figures(stats: dict[str, Any], funnel: dict[str, Any]) -
         "click_rate_pct": None,
         "visit_rate_pct": None,
         "participation_rate_pct": 20.0,
+        "conversion": 0.2,
         "spend": {"amount": 600.0, "currency": "ILS"},  # the corrected spend, not 500 + 600
         "cost_per_visit": {"amount": 20.0, "currency": "ILS"},
         "cost_per_response": {"amount": 100.0, "currency": "ILS"},

@@ -48,6 +48,7 @@ def test_the_issue_check_reads_12_42_percent_and_16_03_ils_per_response() -> Non
 
     (facebook,) = steps
     assert facebook.participation_rate_pct == 12.42
+    assert facebook.conversion == 0.1242
     assert facebook.cost_per_response is not None
     assert (facebook.cost_per_response.amount, facebook.cost_per_response.currency) == (
         16.03,

@@ -29,6 +29,9 @@ class FunnelStep(BaseModel):
     participation_rate_pct: float | None = Field(
         description="participants / visits, percent (2 decimals); null without visits"
     )
+    conversion: float | None = Field(
+        description="participants / visits as a fraction (4 decimals: 0.1242 for 12.42%)"
+    )
     spend: Money | None = Field(
         description="latest spend of this source's disseminations; null when none was registered "
         "or when they were paid in several currencies"

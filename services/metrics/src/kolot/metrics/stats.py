@@ -58,6 +58,14 @@ def percent(part: int, whole: int) -> float | None:
     return float(value.quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
+def ratio(part: int, whole: int) -> float | None:
+    """``part / whole`` rounded half up to 4 decimals (624 of 5,025 -> 0.1242)."""
+    if whole <= 0:
+        return None
+    value = Decimal(part) / Decimal(whole)
+    return float(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
 def money(amount: Decimal, currency: str) -> Money:
     return Money(amount=float(amount.quantize(_CENT, rounding=ROUND_HALF_UP)), currency=currency)
 
@@ -110,6 +118,7 @@ def funnel_step(
         click_rate_pct=percent(clicked, invited),
         visit_rate_pct=percent(visits, clicked),
         participation_rate_pct=percent(participants, visits),
+        conversion=ratio(participants, visits),
         spend=None if spend is None else money(*spend),
         cost_per_visit=cost(spend, visits),
         cost_per_response=cost(spend, participants),
