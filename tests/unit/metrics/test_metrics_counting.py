@@ -440,3 +440,14 @@ def test_every_event_is_counted_by_type_and_an_empty_batch_changes_nothing() -> 
     assert counters["events.kolot_comment_submitted"] == 1
     assert counters["events.kolot_participant_registered"] == 1
     assert fold([], States()).deltas == {}
+
+
+def test_a_contribution_before_the_registration_writes_the_participant_document() -> None:
+    # a replica folding the registration concurrently writes it too: one of the two conflicts
+    plan = Store().apply([submitted()])
+    assert "p1" in plan.participants
+    assert not plan.participants["p1"].registered
+    # once registered and counted, contributions do not rewrite it
+    store = Store()
+    store.apply([registered()])
+    assert "p1" not in store.apply([submitted("k2", at=5)]).participants

@@ -606,6 +606,11 @@ class _Folder:
         )
         if participant is not None and participant.registered:
             self.count_took_part(contributor, participant)
+        elif not contributor.counted:
+            # Written back even unchanged: a replica folding this participant's registration at
+            # the same time writes the same document, so one of the two transactions conflicts
+            # and is retried, and neither commits without seeing the other (no write skew).
+            self.participant(participant_id)
 
     def count_took_part(self, contributor: ContributorState, participant: ParticipantState) -> None:
         if contributor.counted:
