@@ -266,6 +266,7 @@ async def test_the_report_is_a_right_to_left_page_with_charts_for_a_hebrew_campa
         page = await client.get(base, headers={**ANALYST, "Accept": "text/html"})
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
         html = page.text
         assert '<html lang="he" dir="rtl">' in html
         assert "תקציב העירייה 2026" in html

@@ -28,6 +28,16 @@ STEP_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 STEP_PATTERN = r"^[1-9][0-9]{0,3}[mhdw]$"
 MAX_POINTS = 2000
 
+# The page needs nothing but its own inline styles and SVG: forbid everything else, so even a
+# text that escaped escaping could not run or fetch anything.
+HTML_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
+
 UNKNOWN_CAMPAIGN = (
     " Metrics learns of a campaign only through its events, so it cannot tell an unknown "
     "campaign from one without events yet: both answer 200 with zeros."
@@ -158,7 +168,7 @@ async def campaign_report(
         accept = request.headers.get("accept", "")
         format = "html" if _prefers_html(accept) else "json"
     if format == "html":
-        return HTMLResponse(render_html(report))
+        return HTMLResponse(render_html(report), headers=HTML_HEADERS)
     return JSONResponse(report.model_dump(mode="json"))
 
 
