@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from nats.js.errors import APIError
 from pydantic import TypeAdapter, ValidationError
 
 from kolot.common.auth import Role, Staff
@@ -250,6 +251,11 @@ async def replay(
         )
     except SubscriptionNotFound as exc:
         raise _not_found(subscription_id) from exc
+    except APIError as exc:
+        # the server refused the read (e.g. a start it cannot serve): the request's fault
+        raise Problem(
+            422, "replay-refused", "The stream cannot be read from there", str(exc)[:500]
+        ) from exc
     return ReplayResult(
         replay_id=replay_id,
         scanned=page.scanned,
