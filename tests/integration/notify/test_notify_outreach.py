@@ -700,3 +700,26 @@ async def test_a_daily_digest_sends_the_waiting_items_in_one_message(
     text, html = parts(digest)
     assert text.count("The decision on your comment") == 3
     assert '<html lang="en" dir="ltr">' in html
+
+
+async def test_two_replicas_send_each_invitation_once(
+    settings: NotifySettings, mailbox: tuple[Mailbox, int]
+) -> None:
+    inbox, _ = mailbox
+    first, second = create_app(settings), create_app(settings)
+    async with running_app(first) as client, running_app(second):
+        addresses = [f"r{n}@example.org" for n in range(20)]
+        created = await client.post(
+            "/v1/disseminations",
+            json={
+                "campaign_id": "camp-two",
+                "source": "list",
+                "channel": "email",
+                "recipients": [{"email": a, "consent": True} for a in addresses],
+            },
+            headers=ADMIN,
+        )
+        assert created.status_code == 201, created.text
+        await eventually(lambda: len(inbox.messages) >= 20)
+        await asyncio.sleep(0.5)  # room for a wrong second copy to arrive
+    assert sorted(m["To"] for m in inbox.messages) == sorted(addresses)
