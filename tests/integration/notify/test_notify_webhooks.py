@@ -293,6 +293,7 @@ async def test_filters_keep_other_campaigns_and_types_away(
 @pytest.mark.parametrize(
     "url",
     [
+        "http://10.0.0.1/hook",
         "http://10.1.2.3/hook",
         "http://192.168.1.10:8080/hook",
         "http://172.16.5.4/hook",

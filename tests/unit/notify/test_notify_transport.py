@@ -48,3 +48,21 @@ async def test_a_public_address_is_connected_as_checked() -> None:
     guard = GuardedNetworkBackend((), inner)
     await guard.connect_tcp("93.184.216.34", 443, timeout=2)
     assert inner.connected == [("93.184.216.34", 443)]
+
+
+async def test_a_name_that_now_resolves_inside_is_refused_at_every_connection() -> None:
+    # DNS rebinding: the name was public when the subscription was made, and is not any more
+    answers = {"hooks.ministry.example": ["93.184.216.34"]}
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return answers[host]
+
+    inner = RecordingBackend()
+    guard = GuardedNetworkBackend((), inner, resolver=resolver)
+    await guard.connect_tcp("hooks.ministry.example", 443, timeout=2)
+    assert inner.connected == [("93.184.216.34", 443)]  # the checked address, not the name
+    for inside in (["169.254.169.254"], ["10.0.0.1"], ["93.184.216.34", "127.0.0.1"]):
+        answers["hooks.ministry.example"] = inside
+        with pytest.raises(TargetRefusedOnConnect):
+            await guard.connect_tcp("hooks.ministry.example", 443, timeout=2)
+    assert inner.connected == [("93.184.216.34", 443)]

@@ -18,7 +18,7 @@ import httpx
 
 from kolot.notify.delivery import AttemptResult
 from kolot.notify.settings import NotifySettings
-from kolot.notify.targets import is_allowed_host, refused_addresses, resolve
+from kolot.notify.targets import Resolver, is_allowed_host, refused_addresses, resolve
 
 # httpcore's SOCKET_OPTION (private there)
 SocketOption = (
@@ -32,10 +32,14 @@ class TargetRefusedOnConnect(httpcore.ConnectError):
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     def __init__(
-        self, allowed_hosts: Collection[str], inner: httpcore.AsyncNetworkBackend | None = None
+        self,
+        allowed_hosts: Collection[str],
+        inner: httpcore.AsyncNetworkBackend | None = None,
+        resolver: Resolver = resolve,
     ) -> None:
         self._allowed_hosts = allowed_hosts
         self._inner = inner or httpcore.AnyIOBackend()
+        self._resolver = resolver
 
     async def connect_tcp(
         self,
@@ -52,7 +56,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             )  # fmt: skip
         try:
             async with asyncio.timeout(timeout):
-                addresses = await resolve(host, port)
+                addresses = await self._resolver(host, port)
         except (OSError, UnicodeError, TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         reason = refused_addresses(addresses) if addresses else f"{host} has no address"
