@@ -332,7 +332,7 @@ async def test_a_csv_list_is_invited_with_tracked_links_and_consent_is_required(
     clicked = await client.get(f"/r/{token}", follow_redirects=False)
     assert clicked.status_code == 302
     assert clicked.headers["location"].startswith(
-        "https://kolot.test/campaigns/camp-mail?source=newsletter&invitation="
+        "https://kolot.test/campaigns/camp-mail?source=newsletter&ref="
     )
     clicks = await events_of(runtime, "kolot.link.clicked", "camp-mail")
     assert [(c["data"]["dissemination_id"], c["data"]["source"]) for c in clicks] == [
@@ -723,3 +723,28 @@ async def test_two_replicas_send_each_invitation_once(
         await eventually(lambda: len(inbox.messages) >= 20)
         await asyncio.sleep(0.5)  # room for a wrong second copy to arrive
     assert sorted(m["To"] for m in inbox.messages) == sorted(addresses)
+
+
+async def test_a_closed_circle_s_invitation_travels_sealed_and_is_handed_on_by_the_link(
+    notify: tuple[httpx.AsyncClient, Runtime], mailbox: tuple[Mailbox, int]
+) -> None:
+    client, runtime = notify
+    inbox, _ = mailbox
+    circle_token = "intake-issued.circle-token+/="  # as intake's POST .../invitations gives it
+    created = await client.post(
+        "/v1/disseminations",
+        json={"campaign_id": "camp-circle", "source": "experts", "channel": "email",
+              "recipients": [{"email": "expert@example.org", "consent": True,
+                              "circle_invitation": circle_token}]},
+        headers=ADMIN,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    [stored] = [doc async for doc in runtime.db[INVITATIONS].find({"campaign_id": "camp-circle"})]
+    assert circle_token not in json.dumps(stored, default=str)
+    await eventually(lambda: len(inbox.to("expert@example.org")) == 1)
+    text, _ = parts(inbox.to("expert@example.org")[0])
+    token = text.split("https://notify.kolot.test/r/")[1].split()[0]
+    clicked = await client.get(f"/r/{token}", follow_redirects=False)
+    location = httpx.URL(clicked.headers["location"])
+    assert location.params["invitation"] == circle_token
+    assert location.params["source"] == "experts"

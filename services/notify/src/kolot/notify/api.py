@@ -318,6 +318,7 @@ def _recipient_list(items: list[RecipientIn], channel: str) -> RecipientList:
             "email": recipient.email or "",
             "phone": recipient.phone or "",
             "language": recipient.language or "",
+            "circle_invitation": recipient.circle_invitation or "",
         }
         recipient_from(number, values, channel=channel, into=result)
     return result
@@ -413,11 +414,13 @@ async def change_dissemination(
     summary="Invite a list of contacts (CSV, or a JSON array of recipients)",
     description=(
         "`text/csv` (UTF-8, header row): a `consent` column (yes/true/1/כן/نعم) and `email` (or "
-        "`phone` for SMS), optionally `language` (he, ar, en); other columns are ignored and "
-        f"never stored. At most {MAX_ROWS} rows. Rows without consent or a valid address are "
-        "refused and reported; an address already invited by this dissemination, or that "
-        "unsubscribed, is not invited again. Contacts are sealed (encrypted) at rest. Answers "
-        "202: the invitations go out at the provider's rate; follow the progress with GET."
+        "`phone` for SMS), optionally `language` (he, ar, en) and `circle_invitation` (a token "
+        "from intake's circle invitations, handed on by the tracked link); other columns are "
+        f"ignored and never stored. At most {MAX_ROWS} rows. Rows without consent or a valid "
+        "address are refused and reported; an address already invited by this dissemination, "
+        "or that unsubscribed, is not invited again. Contacts are sealed (encrypted) at rest. "
+        "Answers 202: the invitations go out at the provider's rate; follow the progress with "
+        "GET."
     ),
     responses={
         415: {"description": "neither text/csv nor application/json"},

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
 
+from cryptography.fernet import InvalidToken
+
 from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
     DisseminationRegistered,
@@ -63,6 +65,8 @@ class Recipient:
     """An e-mail address (lower case) or a phone number (digits, optional leading +)."""
     kind: Literal["email", "phone"]
     language: Language | None = None
+    circle_invitation: str | None = None
+    """A token intake issued (``POST /v1/campaigns/{id}/invitations``) for a closed circle."""
 
 
 @dataclass(slots=True)
@@ -101,12 +105,17 @@ def recipient_from(row: int, values: dict[str, str], *, channel: str, into: Reci
     if language is not None and language not in LANGUAGES:
         into.refuse(row, f"language must be one of {', '.join(LANGUAGES)}")
         return
-    into.recipients.append(Recipient(address, kind, language))
+    circle_invitation = (values.get("circle_invitation") or "").strip() or None
+    if circle_invitation is not None and len(circle_invitation) > 2048:
+        into.refuse(row, "circle_invitation is longer than 2048 characters")
+        return
+    into.recipients.append(Recipient(address, kind, language, circle_invitation))
 
 
 def parse_csv(body: bytes, *, channel: str) -> RecipientList:
     """A CSV list: a header row with ``consent`` and ``email`` (or ``phone`` for SMS), and
-    optionally ``language``; other columns (names...) are ignored and never stored."""
+    optionally ``language`` and ``circle_invitation``; other columns (names...) are ignored and
+    never stored."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -243,6 +252,9 @@ class DisseminationService:
                 token=secrets.token_urlsafe(16),
                 contact_sealed=self._sealer.seal({recipient.kind: recipient.address}),
                 recipient_ref=ref,
+                circle_invitation_sealed=None
+                if recipient.circle_invitation is None
+                else self._sealer.seal({"token": recipient.circle_invitation}),
                 language=recipient.language or dissemination.language,
                 due_at=now,
                 created_at=now,
@@ -311,7 +323,17 @@ class DisseminationService:
             await self._publisher.publish(event)
         except Exception as exc:
             log.warning("link.clicked for invitation %s not announced: %s", invitation.id, exc)
-        query = urlencode({"source": invitation.source, "invitation": invitation.id})
+        # ``ref`` attributes the visit to this invitation; ``invitation`` is what intake's
+        # POST /v1/participants takes to join a closed circle
+        parameters = {"source": invitation.source, "ref": invitation.id}
+        if invitation.circle_invitation_sealed:
+            try:
+                parameters["invitation"] = self._sealer.open(invitation.circle_invitation_sealed)[
+                    "token"
+                ]
+            except (InvalidToken, KeyError):
+                log.error("invitation %s: its circle invitation does not open", invitation.id)
+        query = urlencode(parameters)
         return f"{self._public_url}/campaigns/{invitation.campaign_id}?{query}"
 
     async def unsubscribe(self, token: str) -> bool:

@@ -191,6 +191,9 @@ class Invitation(_Stored):
     """The personal tracked link's token (``GET /r/{token}``)."""
     contact_sealed: str
     recipient_ref: str
+    circle_invitation_sealed: str | None = None
+    """An intake circle invitation for this recipient (a bearer token: sealed like a contact),
+    handed on by the tracked link so the recipient joins the closed circle."""
     language: Language = "he"
     status: MessageStatus = "pending"
     due_at: str

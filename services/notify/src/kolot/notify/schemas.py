@@ -163,6 +163,12 @@ class RecipientIn(BaseModel):
     phone: str | None = Field(default=None, max_length=30)
     consent: bool = Field(description="The recipient agreed to be invited; required to be true.")
     language: Language | None = None
+    circle_invitation: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="An invitation token intake issued for a closed circle: the tracked link "
+        "hands it on, so the recipient joins the circle.",
+    )
 
 
 class DisseminationCreate(BaseModel):
