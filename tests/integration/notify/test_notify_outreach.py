@@ -47,6 +47,7 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.common.settings import DEV_CONTACT_KEYS
+from kolot.common.store import create_mongo_client
 from kolot.notify.app import create_app
 from kolot.notify.repository import CONTACTS, INVITATIONS, NOTIFICATIONS
 from kolot.notify.settings import NotifySettings
@@ -66,6 +67,9 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.tempfail = 0
+        self.hold = False
+        """While True, messages are not answered (a relay that hangs)."""
+        self.waiting = 0
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, _: list[str]
@@ -76,6 +80,10 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.waiting += 1
+        while self.hold:
+            await asyncio.sleep(0.01)
+        self.waiting -= 1
         if self.tempfail > 0:
             self.tempfail -= 1
             return "451 4.3.0 try again later"
@@ -748,3 +756,39 @@ async def test_a_closed_circle_s_invitation_travels_sealed_and_is_handed_on_by_t
     location = httpx.URL(clicked.headers["location"])
     assert location.params["invitation"] == circle_token
     assert location.params["source"] == "experts"
+
+
+async def test_stopping_gives_back_the_messages_it_had_not_started(
+    settings: NotifySettings, mailbox: tuple[Mailbox, int]
+) -> None:
+    inbox, _ = mailbox
+    inbox.hold = True
+    app = create_app(settings)
+    try:
+        async with running_app(app) as client:
+            created = await client.post(
+                "/v1/disseminations",
+                json={"campaign_id": "camp-stop", "source": "s", "channel": "email",
+                      "recipients": [{"email": f"s{n}@example.org", "consent": True}
+                                     for n in range(12)]},
+                headers=ADMIN,
+            )  # fmt: skip
+            assert created.status_code == 201
+            # eight sends at once per replica: the relay holds those it has, four wait their turn
+            await eventually(lambda: inbox.waiting >= 1)
+            await asyncio.sleep(0.3)
+        # the app has stopped: the four never tried are due again at once, unspent
+        mongo = create_mongo_client(settings.mongodb_url, app_name="test")
+        try:
+            db = mongo[settings.database_name()]
+            waiting = [
+                doc
+                async for doc in db[INVITATIONS].find({"campaign_id": "camp-stop"})
+                if doc["status"] == "pending"
+            ]
+        finally:
+            await mongo.close()
+    finally:
+        inbox.hold = False
+    assert len(waiting) == 4
+    assert all(doc["attempts"] == 0 for doc in waiting)

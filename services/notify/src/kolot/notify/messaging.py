@@ -140,7 +140,7 @@ class MessageWorker:
         lease = stamp(now + timedelta(seconds=LEASE_SECONDS))
         notifications = await self._notifications.due(now=stamp(now), limit=BATCH)
         invitations = await self._invitations.due(now=stamp(now), limit=BATCH)
-        jobs: list[Any] = []
+        jobs: list[tuple[Any, Outbox, list[Document]]] = []
         digests: dict[str, list[Document]] = defaultdict(list)
         for doc in notifications:
             claimed = await self._notifications.claim(doc, lease_until=lease)
@@ -150,21 +150,40 @@ class MessageWorker:
                 # a participant's digest items due together become one message
                 digests[claimed["participant_id"]].append(claimed)
             else:
-                jobs.append(self._notify(claimed["participant_id"], [claimed]))
-        jobs += [self._notify(pid, docs) for pid, docs in digests.items()]
+                job = self._notify(claimed["participant_id"], [claimed])
+                jobs.append((job, self._notifications, [claimed]))
+        for pid, docs in digests.items():
+            jobs.append((self._notify(pid, docs), self._notifications, docs))
         for doc in invitations:
             claimed = await self._invitations.claim(doc, lease_until=lease)
             if claimed is not None:
-                jobs.append(self._invite(claimed))
-        await asyncio.gather(*(self._bounded(job) for job in jobs))
+                jobs.append((self._invite(claimed), self._invitations, [claimed]))
+        await asyncio.gather(*(self._bounded(*job) for job in jobs))
         return len(notifications) == BATCH or len(invitations) == BATCH
 
-    async def _bounded(self, job: Any) -> None:
-        async with self._slots:
-            try:
+    async def _bounded(self, job: Any, outbox: Outbox, docs: list[Document]) -> None:
+        started = False
+        try:
+            async with self._slots:
+                started = True
                 await job
-            except Exception as exc:  # its lease expires and it is tried again
-                log.exception("sending a message failed unexpectedly", exc_info=exc)
+        except asyncio.CancelledError:
+            if not started:
+                # stopping before it was tried: give it back now rather than at the lease's end
+                job.close()
+                with suppress(Exception):
+                    for doc in docs:
+                        await outbox.finish(
+                            doc,
+                            {
+                                "status": "pending",
+                                "attempts": doc["attempts"] - 1,
+                                "due_at": stamp(self._clock()),
+                            },
+                        )
+            raise
+        except Exception as exc:  # its lease expires and it is tried again
+            log.exception("sending a message failed unexpectedly", exc_info=exc)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
