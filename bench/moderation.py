@@ -31,7 +31,7 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.common.settings import development_environment
-from kolot.moderation.handlers import consumer_specs
+from kolot.moderation.handlers import COMMENTS_CONSUMER, consumer_specs
 from kolot.moderation.pipeline import analyse_batch, decide, decide_analysis
 from kolot.moderation.repository import INDEXES, MongoModerationRepository
 from kolot.moderation.service import ModerationService
@@ -135,20 +135,31 @@ async def service_end_to_end(
         for i in range(0, len(events), window):
             await loader.publisher.publish(*events[i : i + window])
             progress("publish", min(i + window, len(events)), len(events))
+        js = loader.broker.connection.jetstream()
+        last_seq = (await js.stream_info(loader.streams.name("events"))).state.last_seq
     runtime = Runtime(settings, indexes=INDEXES)
     service = ModerationService(MongoModerationRepository(lambda: runtime.db), runtime.publisher)
     for spec in consumer_specs(service, runtime.streams):
         runtime.consumer(spec)
+    stream = runtime.streams.name("events")
     async with runtime.started():
         started = time.perf_counter()  # the store and the streams are ready, consumers running
-        comments = runtime.db["comments"]
-        while (done := await comments.count_documents({"emitted": True})) < len(events):
-            progress("moderated", done, len(events))
+        js = runtime.broker.connection.jetstream()
+        # watch the consumer's acknowledgements, not the store: a count on the store would
+        # compete with the writes being measured
+        while True:
+            info = await js.consumer_info(stream, COMMENTS_CONSUMER)
+            done = info.ack_floor.stream_seq if info.ack_floor else 0
+            progress("acknowledged", min(done, last_seq), last_seq)
+            if done >= last_seq and not info.num_ack_pending:
+                break
             await asyncio.sleep(0.2)
             if time.perf_counter() - started > 900:
-                raise TimeoutError(f"moderated {done} of {len(events)}")
+                raise TimeoutError(f"moderated up to {done} of {last_seq}")
         elapsed = time.perf_counter() - started
-        progress("moderated", len(events), len(events))
+        comments = runtime.db["comments"]
+        stored = await comments.count_documents({"emitted": True})
+        assert stored == len(events), f"{stored} of {len(events)} decided and published"
         decisions: dict[str, int] = {}
         async for doc in comments.find({}, {"decision": 1}):
             decisions[doc["decision"]] = decisions.get(doc["decision"], 0) + 1
