@@ -342,6 +342,12 @@ async def test_a_csv_list_is_invited_with_tracked_links_and_consent_is_required(
     assert clicked.headers["location"].startswith(
         "https://kolot.test/campaigns/camp-mail?source=newsletter&ref="
     )
+    exposed = (await client.get("/metrics")).text
+    assert 'kolot_messages_total{channel="email",kind="invitation",outcome="sent"} 2.0' in exposed
+    assert (
+        'kolot_messages_total{channel="email",kind="invitation",outcome="bounced"} 1.0' in exposed
+    )
+    assert "kolot_link_clicks_total 1.0" in exposed
     clicks = await events_of(runtime, "kolot.link.clicked", "camp-mail")
     assert [(c["data"]["dissemination_id"], c["data"]["source"]) for c in clicks] == [
         (dissemination, "newsletter")

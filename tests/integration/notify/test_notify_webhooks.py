@@ -228,6 +228,8 @@ async def test_a_published_comment_reaches_its_subscriber_once_signed(
 
     outcome = await last_outcome(runtime, "kolot.webhook.delivered", "c1")
     assert outcome["id"] == derived_id(entry["id"], "delivered")
+    exposed = (await client.get("/metrics")).text
+    assert 'kolot_webhook_attempts_total{outcome="delivered"} 1.0' in exposed
     assert outcome["data"]["event_id"] == event.id
     assert outcome["data"]["status_code"] == 200
 

@@ -28,6 +28,7 @@ from kolot.notify.channels import create_mailer, create_sms_provider
 from kolot.notify.delivery import DeliveryWorker
 from kolot.notify.disseminations import DisseminationService, RecipientRefs
 from kolot.notify.handlers import participants_consumer, webhooks_consumer
+from kolot.notify.instruments import NotifyMetrics
 from kolot.notify.messaging import MessageWorker
 from kolot.notify.models import Delivery
 from kolot.notify.notifications import NotificationPlanner
@@ -46,6 +47,7 @@ from kolot.notify.transport import WebhookSender, create_http_client
 
 def create_app(settings: NotifySettings) -> FastAPI:
     runtime = Runtime(settings, indexes=INDEXES)
+    metrics = NotifyMetrics(runtime.registry)
 
     def database() -> AsyncDatabase[Document]:
         return runtime.db
@@ -76,6 +78,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         subscriptions=subscriptions,
         publisher=runtime.publisher,
         dead_letter=dead_letter,
+        metrics=metrics,
     )
     fanout = EventFanout(cache=cache, deliveries=deliveries, on_recorded=worker.wake)
     runtime.consumer(webhooks_consumer(runtime.streams, fanout))
@@ -90,6 +93,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         sealer=sealer,
         refs=RecipientRefs(settings.contact_keys.get_secret_value()),
         public_url=settings.public_url,
+        metrics=metrics,
     )
     sms = create_sms_provider(settings)
     messages = MessageWorker(
@@ -102,6 +106,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         mailer=create_mailer(settings),
         sms=sms,
         publisher=runtime.publisher,
+        metrics=metrics,
     )
     dissemination_service.on_queued = messages.wake
     planner = NotificationPlanner(

@@ -35,6 +35,7 @@ from kolot.common.events import (
 from kolot.common.store import stamp
 from kolot.notify.backoff import Uniform, retry_delay
 from kolot.notify.batching import GroupCommit
+from kolot.notify.instruments import NotifyMetrics
 from kolot.notify.models import Delivery, Subscription
 from kolot.notify.repository import DeliveryRepository, SubscriptionRepository
 from kolot.notify.settings import NotifySettings
@@ -119,8 +120,10 @@ class DeliveryWorker:
         clock: Callable[[], datetime] = utcnow,
         uniform: Uniform = random.uniform,
         dead_letter: DeadLetter = _no_dead_letters,
+        metrics: NotifyMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics or NotifyMetrics()
         self._dead_letter = dead_letter
         self._per_endpoint: dict[str, int] = {}
         self._candidates: deque[Delivery] = deque()
@@ -356,6 +359,7 @@ class DeliveryWorker:
                 subscription.id, reason=reason, at=stamp(self._clock())
             ):
                 log.warning("webhook subscription %s disabled: %s", subscription.id, reason)
+                self._metrics.webhooks_disabled.inc()
                 await self._publisher.publish(outcome_event(delivery, subscription_disabled=True))
         except Exception as exc:
             log.warning("could not count webhook attempt %s: %s", delivery.id, exc)
@@ -400,6 +404,11 @@ class DeliveryWorker:
             "last_error": result.error,
             "last_duration_ms": round(result.duration_ms, 3),
         }
+        self._metrics.webhook_seconds.observe(result.duration_ms / 1000)
+        final = result.ok or delivery.attempts >= settings.webhook_max_attempts
+        self._metrics.webhook_attempts.labels(
+            "delivered" if result.ok else "failed" if final else "retry"
+        ).inc()
         if result.ok:
             log.debug("webhook %s delivered (attempt %d)", delivery.id, delivery.attempts)
             return self._final("delivered", **outcome)

@@ -32,6 +32,7 @@ from kolot.common.events import (
 )
 from kolot.common.store import stamp
 from kolot.notify.delivery import Publisher
+from kolot.notify.instruments import NotifyMetrics
 from kolot.notify.models import LANGUAGES, Dissemination, Invitation, Language
 from kolot.notify.repository import ContactRepository, DisseminationRepository
 
@@ -173,7 +174,9 @@ class DisseminationService:
         public_url: str,
         clock: Callable[[], datetime] = utcnow,
         on_queued: Callable[[], None] = lambda: None,
+        metrics: NotifyMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or NotifyMetrics()
         self._repository = repository
         self._contacts = contacts
         self._publisher = publisher
@@ -310,6 +313,7 @@ class DisseminationService:
         invitation = await self._repository.invitation_by_token(token)
         if invitation is None:
             raise LinkNotFound(token)
+        self._metrics.link_clicks.inc()
         event = LinkClicked(
             subject=invitation.campaign_id,
             data=LinkClickedData(

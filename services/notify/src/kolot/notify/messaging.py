@@ -40,6 +40,7 @@ from kolot.notify.backoff import retry_delay
 from kolot.notify.channels import Bounce, Mailer, RateLimiter, SmsProvider
 from kolot.notify.delivery import Publisher
 from kolot.notify.disseminations import DisseminationService
+from kolot.notify.instruments import NotifyMetrics
 from kolot.notify.models import Contact, Invitation, Language, Notification
 from kolot.notify.repository import ContactRepository, Outbox
 from kolot.notify.settings import NotifySettings
@@ -96,8 +97,10 @@ class MessageWorker:
         sms: SmsProvider,
         publisher: Publisher,
         clock: Callable[[], datetime] = utcnow,
+        metrics: NotifyMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics or NotifyMetrics()
         self._contacts = contacts
         self._notifications = notifications
         self._invitations = invitations
@@ -233,6 +236,17 @@ class MessageWorker:
     def _after(
         self, doc: Document, outcome: str, error: str | None, channel: str | None
     ) -> Document:
+        changes = self._changes_after(doc, outcome, error, channel)
+        kind = "invitation" if "dissemination_id" in doc else "notification"
+        status = changes["status"]
+        self._metrics.messages.labels(
+            kind, channel or "none", "retry" if status == "pending" else status
+        ).inc()
+        return changes
+
+    def _changes_after(
+        self, doc: Document, outcome: str, error: str | None, channel: str | None
+    ) -> Document:
         now = self._clock()
         if outcome == SendOutcome.SENT:
             return {"status": "sent", "sent_at": stamp(now), "channel": channel, "error": None,
@@ -272,6 +286,7 @@ class MessageWorker:
             # erased, withdrawn or unreachable since it was planned: nothing is sent
             for doc in docs:
                 await self._notifications.finish(doc, {"status": "skipped", "error": "no consent"})
+                self._metrics.messages.labels("notification", "none", "skipped").inc()
             return
         channel, address = reach
         language = contact.language
@@ -322,6 +337,7 @@ class MessageWorker:
             await self._invitations.finish(
                 doc, {"status": "skipped", "error": "no address", "contact_sealed": ""}
             )
+            self._metrics.messages.labels("invitation", "none", "skipped").inc()
             return
         channel, address = reach
         link = f"{self._notify_url}/r/{invitation.token}"
