@@ -370,8 +370,13 @@ class ContactRepository:
             )
 
     async def get_many(self, participant_ids: Sequence[str]) -> dict[str, Contact]:
-        cursor = self._contacts.find({"_id": {"$in": list(participant_ids)}})
-        return {doc["_id"]: Contact.from_document(doc) async for doc in cursor}
+        # in chunks: an outcome may concern every contributor of a national consultation
+        ids = list(participant_ids)
+        found: dict[str, Contact] = {}
+        for start in range(0, len(ids), 1000):
+            cursor = self._contacts.find({"_id": {"$in": ids[start : start + 1000]}})
+            found.update({doc["_id"]: Contact.from_document(doc) async for doc in cursor})
+        return found
 
     async def by_token(self, token: str) -> Contact | None:
         doc = await self._contacts.find_one({"token": token})
