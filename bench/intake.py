@@ -563,6 +563,9 @@ def main(args: argparse.Namespace) -> None:
                 "KOLOT_RATE_ADDRESS_PER_MINUTE": limits,
                 "KOLOT_RATE_ADDRESS_BURST": limits,
                 "KOLOT_LOG_LEVEL": "WARNING",
+                # as deployed (deploy/k8s/base): a tenth of the traces kept
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": "0.1",
             },
             log_dir=workdir,
         )

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
     AppealFiled,
     CommentFlagged,
@@ -22,7 +23,6 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.intake.app import create_app
-from kolot.common.contacts import ContactSealer
 from kolot.intake.settings import IntakeSettings
 from tests.conftest import running_app
 from tests.integration.intake.flows import (

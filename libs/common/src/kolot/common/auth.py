@@ -142,6 +142,11 @@ def issue_participant_token(
 
 
 def verify_participant_token(secret: str, token: str) -> Participant:
+    return _verify_participant(secret, token)[0]
+
+
+def _verify_participant(secret: str, token: str) -> tuple[Participant, float]:
+    """The participant and the token's expiry (seconds since the epoch)."""
     try:
         claims = jwt.decode(
             token,
@@ -155,8 +160,36 @@ def verify_participant_token(secret: str, token: str) -> Participant:
     if claims.get("typ") != PARTICIPANT_TOKEN_TYPE:
         raise AuthError("not a participant token")
     circles = claims.get("circles") or []
-    return Participant(
+    participant = Participant(
         participant_id=str(claims["sub"]),
         circles=frozenset(str(c) for c in circles) if isinstance(circles, list) else frozenset(),
         kind=str(claims.get("kind", "person")),
     )
+    return participant, float(claims["exp"])
+
+
+class ParticipantTokens:
+    """Verifies participant tokens, remembering the ones already verified until they expire.
+
+    A verified token is an immutable signed string, so remembering it is as safe as verifying it
+    again, and it saves the JWT decoding (~70 us) on every further request of that participant.
+    The memory is bounded: when full, it is cleared (the cost is one verification per token).
+    """
+
+    def __init__(self, secret: str, *, max_entries: int = 200_000) -> None:
+        self._secret = secret
+        self._verified: dict[str, tuple[Participant, float]] = {}
+        self._max_entries = max_entries
+
+    def verify(self, token: str) -> Participant:
+        known = self._verified.get(token)
+        if known is not None:
+            participant, expires = known
+            if time.time() < expires:
+                return participant
+            del self._verified[token]
+        participant, expires = _verify_participant(self._secret, token)
+        if len(self._verified) >= self._max_entries:
+            self._verified.clear()
+        self._verified[token] = (participant, expires)
+        return participant

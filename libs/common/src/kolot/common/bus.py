@@ -206,6 +206,11 @@ class EventPublisher:
         self, events: Sequence[Event], kind: Literal["events", "public"], stream: str
     ) -> None:
         js = self._jetstream()
+        if not trace.get_current_span().is_recording():
+            # inside a trace that is not sampled (or none): a child span would not be recorded
+            # either, and the caller's context (if any) still travels in the headers
+            await self._send_all(js, events, kind, stream)
+            return
         # one PRODUCER span per call (per event it would cost more than the publish itself); its
         # context travels in every message's traceparent header
         first = events[0]
@@ -221,30 +226,53 @@ class EventPublisher:
                 "cloudevents.event_type": first.type,
             },
         ):
-            context: dict[str, str] = {}
-            propagate.inject(context)
-            acks = []
-            for event in events:
-                headers = {
-                    **context,
-                    "Nats-Msg-Id": event.id,
-                    "content-type": CLOUDEVENTS_CONTENT_TYPE,
-                    "ce-type": event.type,
-                }
-                acks.append(
-                    await js.publish_async(
-                        event.subject_for(self._streams.namespace, kind),
-                        event.to_json(),
-                        stream=stream,
-                        headers=headers,
-                    )
-                )
-            try:
-                await asyncio.gather(*acks)
-            finally:
-                # on timeout, cancel what is still waiting so its in-flight slot is freed
-                for ack in acks:
-                    ack.cancel()
+            await self._send_all(js, events, kind, stream)
+
+    async def _send_all(
+        self,
+        js: JetStreamContext,
+        events: Sequence[Event],
+        kind: Literal["events", "public"],
+        stream: str,
+    ) -> None:
+        context: dict[str, str] = {}
+        propagate.inject(context)
+        namespace = self._streams.namespace
+        if len(events) == 1:
+            # one event (a request's): a plain publish, without futures to gather
+            event = events[0]
+            await js.publish(
+                event.subject_for(namespace, kind),
+                event.to_json(),
+                stream=stream,
+                headers=self._headers(context, event),
+                timeout=self._timeout,
+            )
+            return
+        acks = [
+            await js.publish_async(
+                event.subject_for(namespace, kind),
+                event.to_json(),
+                stream=stream,
+                headers=self._headers(context, event),
+            )
+            for event in events
+        ]
+        try:
+            await asyncio.gather(*acks)
+        finally:
+            # on timeout, cancel what is still waiting so its in-flight slot is freed
+            for ack in acks:
+                ack.cancel()
+
+    @staticmethod
+    def _headers(context: dict[str, str], event: Event) -> dict[str, str]:
+        return {
+            **context,
+            "Nats-Msg-Id": event.id,
+            "content-type": CLOUDEVENTS_CONTENT_TYPE,
+            "ce-type": event.type,
+        }
 
     async def publish(self, *events: Event) -> None:
         await self._send(events, "events")
@@ -528,6 +556,10 @@ class PullConsumer:
                     await asyncio.sleep(pause)
                 finally:
                     self._idle = False
+
+    def request_stop(self) -> None:
+        """No new fetch after the batch in flight (``stop`` then waits for it)."""
+        self._stopping = True
 
     async def stop(self, grace: float = 15.0) -> None:
         task, self._task = self._task, None

@@ -7,7 +7,6 @@ and AsyncAPI routes. Nothing connects before ``started()`` runs.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -143,8 +142,13 @@ class Runtime:
             # readiness turns false first, then consumers finish their in-flight batch
             self.accepting = False
             log.info("kolot-%s stopping: consumers finish their batch", settings.service_name)
-            # together, so the shutdown takes one batch's time, not one per consumer
-            await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
+            # every consumer is told first, so the busy ones finish their batches at the same time
+            # (the idle ones are cancelled one by one: cancelling several fetches at once can
+            # leave the connection's drain waiting)
+            for consumer in self.consumers:
+                consumer.request_stop()
+            for consumer in reversed(self.consumers):
+                await consumer.stop()
             log.info("kolot-%s stopping: closing the bus and the store", settings.service_name)
             try:
                 await self.broker.stop()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from kolot.common.auth import ParticipantTokens
 from kolot.common.bus import ConsumerSpec, jetstream
 from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
@@ -33,7 +34,7 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.common.web import create_app as create_service_app
-from kolot.intake.api import router
+from kolot.intake.api import routers
 from kolot.intake.api.deps import Limits
 from kolot.intake.campaigns import CampaignDirectory
 from kolot.intake.channels import ChannelGateway
@@ -184,7 +185,10 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             idle_heartbeat=5.0,
         )
         try:
-            await asyncio.Event().wait()
+            task = asyncio.current_task()
+            # a stop that came while subscribing can be swallowed inside nats-py: honour it
+            if task is None or not task.cancelling():
+                await asyncio.Event().wait()
         finally:
             await subscription.unsubscribe()
 
@@ -196,12 +200,13 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         runtime,
         title="Kolot intake",
         description="Consultations, participants and every contribution, accepted log first.",
-        routers=[router],
+        routers=routers,
         background=[follow_campaigns, keep_schedule, keep_uploads],
         body_limits=[(r"/v1/campaigns/[^/]+/uploads", MAX_BODY_BYTES)],
     )
     app.state.intake = service
     app.state.limits = limits
+    app.state.participant_tokens = ParticipantTokens(settings.participant_secret.get_secret_value())
     app.state.channels = channels
     app.state.uploads = uploads
     return app

@@ -6,11 +6,13 @@ from fastapi import APIRouter
 
 from kolot.intake.api import campaigns, channels, contributions, participants, uploads
 
-router = APIRouter()
-router.include_router(campaigns.router)
-router.include_router(participants.router)
-router.include_router(contributions.router)
-router.include_router(channels.router)
-router.include_router(uploads.router)
+# contributions first: routes are matched in order, and comments are the flash crowd's path
+routers: list[APIRouter] = [
+    contributions.router,
+    campaigns.router,
+    participants.router,
+    channels.router,
+    uploads.router,
+]
 
-__all__ = ["router"]
+__all__ = ["routers"]

@@ -69,12 +69,15 @@ async def submit_comment(
     body: CommentCreate,
     service: ServiceDep,
     author: ContributorDep,
-    origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     try:
         submitted = await service.submit_comment(
-            campaign_id, body, author=author, idempotency_key=idempotency_key, origin=origin
+            campaign_id,
+            body,
+            author=author.participant,
+            idempotency_key=idempotency_key,
+            origin=author.origin,
         )
     except IntakeError as exc:
         raise problem(exc) from exc
@@ -188,13 +191,16 @@ async def submit_response(
     body: ResponseCreate,
     service: ServiceDep,
     author: ContributorDep,
-    origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Answer the consultation's survey; a later response by the same participant replaces it."""
     try:
         done = await service.submit_response(
-            campaign_id, body, author=author, idempotency_key=idempotency_key, origin=origin
+            campaign_id,
+            body,
+            author=author.participant,
+            idempotency_key=idempotency_key,
+            origin=author.origin,
         )
     except IntakeError as exc:
         raise problem(exc) from exc
@@ -207,13 +213,16 @@ async def cast_vote(
     body: VoteCreate,
     service: ServiceDep,
     voter: ContributorDep,
-    origin: OriginDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Support (1) or oppose (-1) a comment: one vote per participant, a new one replaces it."""
     try:
         done = await service.cast_vote(
-            comment_id, body, voter=voter, idempotency_key=idempotency_key, origin=origin
+            comment_id,
+            body,
+            voter=voter.participant,
+            idempotency_key=idempotency_key,
+            origin=voter.origin,
         )
     except IntakeError as exc:
         raise problem(exc) from exc
@@ -226,7 +235,7 @@ async def flag_comment(
 ) -> dict[str, str]:
     """Report a comment (one report per participant); enough reports hide it for review."""
     try:
-        flag_id = await service.flag_comment(comment_id, body, reporter=reporter)
+        flag_id = await service.flag_comment(comment_id, body, reporter=reporter.participant)
     except IntakeError as exc:
         raise problem(exc) from exc
     return {"id": flag_id, "status": "accepted"}
@@ -238,7 +247,7 @@ async def file_appeal(
 ) -> dict[str, str]:
     """The author contests a rejection or a hiding; a different moderator decides."""
     try:
-        appeal_id = await service.file_appeal(comment_id, body, author=author)
+        appeal_id = await service.file_appeal(comment_id, body, author=author.participant)
     except IntakeError as exc:
         raise problem(exc) from exc
     return {"id": appeal_id, "status": "filed"}

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from kolot.common.auth import AuthError, Participant, Role, Staff, verify_participant_token
+from kolot.common.auth import AuthError, Participant, ParticipantTokens, Role, Staff
 from kolot.common.problems import Problem
 from kolot.common.web import BearerDep, require_staff
 from kolot.intake.ratelimit import RateLimiter
 from kolot.intake.service import IntakeError, IntakeService, Origin
 
 
-def get_service(request: Request) -> IntakeService:
+async def get_service(request: Request) -> IntakeService:
+    # async: a plain function dependency would hop to a worker thread on every request
     service: IntakeService = request.app.state.intake
     return service
 
@@ -85,42 +87,53 @@ async def address_origin(request: Request) -> Origin:
     wait = limits.address.check(address)
     if wait:
         raise _too_many(wait, "address")
-    return Origin(client_ref=get_service(request).client_ref(address))
+    service: IntakeService = request.app.state.intake
+    return Origin(client_ref=service.client_ref(address))
 
 
 OriginDep = Annotated[Origin, Depends(address_origin)]
 
 
-def _participant_secret(request: Request) -> str:
-    secret: str = request.app.state.runtime.settings.participant_secret.get_secret_value()
-    return secret
+def _tokens(request: Request) -> ParticipantTokens:
+    tokens: ParticipantTokens = request.app.state.participant_tokens
+    return tokens
 
 
 async def current_participant(request: Request, credentials: BearerDep) -> Participant:
     if credentials is None:
         raise AuthError("this call needs the participant token from POST /v1/participants")
-    return verify_participant_token(_participant_secret(request), credentials.credentials)
+    return _tokens(request).verify(credentials.credentials)
 
 
 async def optional_participant(request: Request, credentials: BearerDep) -> Participant | None:
     if credentials is None:
         return None
-    return verify_participant_token(_participant_secret(request), credentials.credentials)
+    return _tokens(request).verify(credentials.credentials)
 
 
-async def contributor(
-    request: Request, participant: Annotated[Participant, Depends(current_participant)]
-) -> Participant:
-    """A participant within their rate limit (checked after the token, so forged tokens cannot
-    spend someone else's allowance)."""
-    wait = _limits(request).participant.check(participant.participant_id)
+@dataclass(frozen=True, slots=True)
+class Contributor:
+    participant: Participant
+    origin: Origin
+
+
+async def contributor(request: Request, credentials: BearerDep) -> Contributor:
+    """A participant within their rate limits, and where the request came from.
+
+    One dependency for the whole check (the contribution routes are the hot path, and each
+    dependency FastAPI solves costs time). The participant limit is checked after the token,
+    so forged tokens cannot spend someone else's allowance.
+    """
+    participant = await current_participant(request, credentials)
+    limits = _limits(request)
+    wait = limits.participant.check(participant.participant_id)
     if wait:
         raise _too_many(wait, "participant")
-    return participant
+    return Contributor(participant=participant, origin=await address_origin(request))
 
 
 ParticipantDep = Annotated[Participant, Depends(current_participant)]
-ContributorDep = Annotated[Participant, Depends(contributor)]
+ContributorDep = Annotated[Contributor, Depends(contributor)]
 OptionalParticipantDep = Annotated[Participant | None, Depends(optional_participant)]
 IdempotencyKey = Annotated[
     str | None,
