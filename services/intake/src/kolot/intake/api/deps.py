@@ -5,9 +5,11 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from kolot.common.auth import AuthError, Participant, ParticipantTokens, Role, Staff
 from kolot.common.problems import Problem
@@ -139,3 +141,29 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$"),
 ]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def validated_body(request: Request, model: type[M]) -> M:
+    """The JSON body as ``model``, or the same 422 problem FastAPI's own validation gives."""
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [
+            {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
+        ]
+        raise RequestValidationError(errors, body=raw) from exc
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its body with ``validated_body``."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
