@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from kolot.common.problems import Problem
 from kolot.common.store import Document
-from kolot.common.web import BearerDep
 from kolot.intake.api.deps import (
     ContributorDep,
     IdempotencyKey,
@@ -21,8 +20,10 @@ from kolot.intake.api.deps import (
     OriginDep,
     ParticipantDep,
     ServiceDep,
+    bearer,
     contributor,
-    json_body,
+    idempotency_key_of,
+    lean_route,
     problem,
     validated_body,
 )
@@ -68,18 +69,15 @@ async def record_visit(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Submit a comment; 202 once the bus has stored it, with a signed receipt",
     response_model=Accepted,
-    openapi_extra=json_body(CommentCreate),
+    openapi_extra=lean_route(CommentCreate, idempotent=True),
 )
-async def submit_comment(
-    campaign_id: str,
-    request: Request,
-    credentials: BearerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """The flash crowd's path. The body is read and validated here, with the same model and the
-    same 422 problem, rather than by FastAPI's dependency machinery, which costs more per request
-    than everything else intake does before the publish (bench/intake.py)."""
-    author = await contributor(request, credentials)
+async def submit_comment(campaign_id: str, request: Request) -> Response:
+    """The flash crowd's path. The token, the Idempotency-Key and the body are read and checked
+    here, by the same rules and with the same problems, rather than by FastAPI's dependency
+    machinery, which costs more per request than everything else intake does before the
+    publish (bench/intake.py)."""
+    author = await contributor(request, bearer(request))
+    idempotency_key = idempotency_key_of(request)
     body = await validated_body(request, CommentCreate)
     service: IntakeService = request.app.state.intake
     try:
