@@ -186,24 +186,32 @@ class _ServerSpans:
                 "url.scheme": scope.get("scheme", "http"),
             },
         ) as span:
-            status = 500  # what the client gets if the app raises before answering
-
-            async def send_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
+            answer = _Status(send)
             try:
-                await self.app(scope, receive, send_status)
+                await self.app(scope, receive, answer.send)
             finally:
                 route = getattr(scope.get("route"), "path", None)
                 if route is not None:
                     span.update_name(f"{method} {route}")
                     span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
+                span.set_attribute("http.response.status_code", answer.status)
+                if answer.status >= 500:
                     span.set_status(trace.StatusCode.ERROR)
+
+
+class _Status:
+    """Passes an ASGI app's messages on and remembers the status it answered with."""
+
+    __slots__ = ("_send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500  # what the client gets if the app raises before answering
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
 
 
 class _RequestLatency:
@@ -226,17 +234,11 @@ class _RequestLatency:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the client gets if the app raises before answering
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answer = _Status(send)
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, answer.send)
         finally:
+            status = answer.status
             key = (scope["method"], getattr(scope.get("route"), "path", "unmatched"), status)
             child = self.children.get(key)
             if child is None:
