@@ -35,7 +35,7 @@ from kolot.common.events import (
 from kolot.common.runtime import Runtime
 from kolot.common.web import create_app as create_service_app
 from kolot.intake.api import routers
-from kolot.intake.api.deps import Limits
+from kolot.intake.api.deps import Limits, on_intake_error
 from kolot.intake.campaigns import CampaignDirectory
 from kolot.intake.channels import ChannelGateway
 from kolot.intake.handlers import (
@@ -47,7 +47,7 @@ from kolot.intake.handlers import (
 )
 from kolot.intake.ratelimit import Rate, RateLimiter
 from kolot.intake.repository import INDEXES, IntakeRepository
-from kolot.intake.service import IntakeService
+from kolot.intake.service import IntakeError, IntakeService
 from kolot.intake.settings import IntakeSettings
 from kolot.intake.uploads import MAX_BODY_BYTES, Uploads
 
@@ -204,6 +204,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         background=[follow_campaigns, keep_schedule, keep_uploads],
         body_limits=[(r"/v1/campaigns/[^/]+/uploads", MAX_BODY_BYTES)],
     )
+    app.add_exception_handler(IntakeError, on_intake_error)
     app.state.intake = service
     app.state.limits = limits
     app.state.participant_tokens = ParticipantTokens(settings.participant_secret.get_secret_value())

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, status
 from kolot.common.auth import AuthError, Role
 from kolot.common.problems import Problem
 from kolot.common.web import BearerDep
-from kolot.intake.api.deps import AdminDep, ServiceDep, problem
+from kolot.intake.api.deps import AdminDep, ServiceDep
 from kolot.intake.schemas import (
     CampaignCreate,
     CampaignFields,
@@ -22,7 +22,7 @@ from kolot.intake.schemas import (
     OutcomePublic,
     VerificationCreate,
 )
-from kolot.intake.service import IntakeError, IntakeService, Transition
+from kolot.intake.service import IntakeService, Transition
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 
@@ -40,20 +40,14 @@ async def _is_admin(request: Request, credentials: BearerDep) -> bool:
 
 @router.post("/campaigns", status_code=status.HTTP_201_CREATED)
 async def create_campaign(body: CampaignCreate, service: ServiceDep, _: AdminDep) -> CampaignPublic:
-    try:
-        return CampaignPublic.of(await service.create_campaign(body))
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    return CampaignPublic.of(await service.create_campaign(body))
 
 
 @router.patch("/campaigns/{campaign_id}")
 async def update_campaign(
     campaign_id: str, body: CampaignFields, service: ServiceDep, _: AdminDep
 ) -> CampaignPublic:
-    try:
-        return CampaignPublic.of(await service.update_campaign(campaign_id, body))
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    return CampaignPublic.of(await service.update_campaign(campaign_id, body))
 
 
 @router.get("/campaigns")
@@ -88,10 +82,7 @@ async def get_campaign(
 
 
 async def _change(service: IntakeService, campaign_id: str, to: Transition) -> CampaignPublic:
-    try:
-        return CampaignPublic.of(await service.change_status(campaign_id, to))
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    return CampaignPublic.of(await service.change_status(campaign_id, to))
 
 
 @router.post("/campaigns/{campaign_id}/open")
@@ -114,10 +105,7 @@ async def issue_invitations(
     campaign_id: str, body: InvitationCreate, service: ServiceDep, _: AdminDep
 ) -> InvitationsIssued:
     """Signed, single-use invitations to a circle (notify sends them with tracked links)."""
-    try:
-        return await service.issue_invitations(campaign_id, body)
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    return await service.issue_invitations(campaign_id, body)
 
 
 @router.post(
@@ -132,10 +120,7 @@ async def verify_participant(
     _: AdminDep,
 ) -> dict[str, str]:
     """The ministry verified a participant for a circle; they refresh their token to use it."""
-    try:
-        await service.verify_participant(campaign_id, participant_id, body)
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    await service.verify_participant(campaign_id, participant_id, body)
     return {"participant_id": participant_id, "circle": body.circle}
 
 
@@ -145,10 +130,7 @@ async def publish_outcome(
 ) -> OutcomePublic:
     """Closing the loop: what the ministry heard and what it decided ("we asked, you said,
     we did"); every contributor who consented is notified."""
-    try:
-        event = await service.publish_outcome(campaign_id, body)
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    event = await service.publish_outcome(campaign_id, body)
     return OutcomePublic(
         id=event.data.outcome_id,
         campaign_id=campaign_id,

@@ -24,7 +24,6 @@ from kolot.intake.api.deps import (
     contributor,
     idempotency_key_of,
     lean_route,
-    problem,
     validated_body,
 )
 from kolot.intake.receipts import verify_receipt
@@ -57,10 +56,7 @@ async def record_visit(
     visitor: OptionalParticipantDep,
     _: OriginDep,
 ) -> dict[str, str]:
-    try:
-        visit_id = await service.record_visit(campaign_id, body, visitor=visitor)
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    visit_id = await service.record_visit(campaign_id, body, visitor=visitor)
     return {"id": visit_id}
 
 
@@ -80,16 +76,13 @@ async def submit_comment(campaign_id: str, request: Request) -> Response:
     idempotency_key = idempotency_key_of(request)
     body = await validated_body(request, CommentCreate)
     service: IntakeService = request.app.state.intake
-    try:
-        submitted = await service.submit_comment(
-            campaign_id,
-            body,
-            author=author.participant,
-            idempotency_key=idempotency_key,
-            origin=author.origin,
-        )
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    submitted = await service.submit_comment(
+        campaign_id,
+        body,
+        author=author.participant,
+        idempotency_key=idempotency_key,
+        origin=author.origin,
+    )
     return Response(
         Accepted(id=submitted.id, receipt=submitted.receipt).model_dump_json(),
         status_code=status.HTTP_202_ACCEPTED,
@@ -166,7 +159,7 @@ async def list_published_comments(
         if reader is None and (found := campaign.circle(circle)) and found.access != "public":
             raise Problem(401, "unauthorized", "Members only", "send your participant token")
         if refusal:
-            raise problem(IntakeError.of(refusal))
+            raise IntakeError.of(refusal)
         if campaign.circle(circle) is None:
             raise Problem(404, "unknown-circle", "No such circle", f"no circle {circle}")
         circles = list(visible_circles(campaign, circle))
@@ -207,16 +200,13 @@ async def submit_response(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Answer the consultation's survey; a later response by the same participant replaces it."""
-    try:
-        done = await service.submit_response(
-            campaign_id,
-            body,
-            author=author.participant,
-            idempotency_key=idempotency_key,
-            origin=author.origin,
-        )
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    done = await service.submit_response(
+        campaign_id,
+        body,
+        author=author.participant,
+        idempotency_key=idempotency_key,
+        origin=author.origin,
+    )
     return Accepted(id=done.id, status="accepted", receipt=done.receipt)
 
 
@@ -229,16 +219,13 @@ async def cast_vote(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Support (1) or oppose (-1) a comment: one vote per participant, a new one replaces it."""
-    try:
-        done = await service.cast_vote(
-            comment_id,
-            body,
-            voter=voter.participant,
-            idempotency_key=idempotency_key,
-            origin=voter.origin,
-        )
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    done = await service.cast_vote(
+        comment_id,
+        body,
+        voter=voter.participant,
+        idempotency_key=idempotency_key,
+        origin=voter.origin,
+    )
     return Accepted(id=done.id, status="accepted", receipt=done.receipt)
 
 
@@ -247,10 +234,7 @@ async def flag_comment(
     comment_id: str, body: FlagCreate, service: ServiceDep, reporter: ContributorDep
 ) -> dict[str, str]:
     """Report a comment (one report per participant); enough reports hide it for review."""
-    try:
-        flag_id = await service.flag_comment(comment_id, body, reporter=reporter.participant)
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    flag_id = await service.flag_comment(comment_id, body, reporter=reporter.participant)
     return {"id": flag_id, "status": "accepted"}
 
 
@@ -259,10 +243,7 @@ async def file_appeal(
     comment_id: str, body: AppealCreate, service: ServiceDep, author: ContributorDep
 ) -> dict[str, str]:
     """The author contests a rejection or a hiding; a different moderator decides."""
-    try:
-        appeal_id = await service.file_appeal(comment_id, body, author=author.participant)
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    appeal_id = await service.file_appeal(comment_id, body, author=author.participant)
     return {"id": appeal_id, "status": "filed"}
 
 

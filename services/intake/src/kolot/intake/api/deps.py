@@ -10,12 +10,13 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 
 from kolot.common.auth import AuthError, Participant, ParticipantTokens, Role, Staff
-from kolot.common.problems import Problem
+from kolot.common.problems import Problem, problem_response
 from kolot.common.web import BearerDep, require_staff
 from kolot.intake.ratelimit import RateLimiter
 from kolot.intake.service import IntakeError, IntakeService, Origin
@@ -31,8 +32,10 @@ ServiceDep = Annotated[IntakeService, Depends(get_service)]
 AdminDep = Annotated[Staff, Depends(require_staff(Role.ADMIN))]
 
 
-def problem(exc: IntakeError) -> Problem:
-    return Problem(exc.status, exc.kind, exc.title, exc.detail, **exc.extensions)
+async def on_intake_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every refusal of the service, as a problem document (registered on intake's app)."""
+    assert isinstance(exc, IntakeError)
+    return problem_response(request, exc.status, exc.kind, exc.title, exc.detail, **exc.extensions)
 
 
 class Limits:
@@ -209,4 +212,3 @@ def lean_route(model: type[BaseModel], *, idempotent: bool) -> dict[str, Any]:
             }
         ]
     return extra
-

@@ -9,10 +9,9 @@ from kolot.intake.api.deps import (
     OriginDep,
     ParticipantDep,
     ServiceDep,
-    problem,
 )
 from kolot.intake.schemas import InvitationRedeem, ParticipantCreate, ParticipantCreated
-from kolot.intake.service import IntakeError, Registered
+from kolot.intake.service import Registered
 
 router = APIRouter(prefix="/v1", tags=["participants"])
 
@@ -33,10 +32,7 @@ async def register_participant(
     idempotency_key: IdempotencyKey = None,
 ) -> ParticipantCreated:
     """A pseudonymous participant token; contact details only with consent, sealed at once."""
-    try:
-        return _created(await service.register_participant(body, idempotency_key=idempotency_key))
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    return _created(await service.register_participant(body, idempotency_key=idempotency_key))
 
 
 @router.post("/participants/me/invitations")
@@ -44,10 +40,7 @@ async def redeem_invitation(
     body: InvitationRedeem, service: ServiceDep, participant: ParticipantDep
 ) -> ParticipantCreated:
     """Join a closed circle with an invitation; answers a new token that carries the membership."""
-    try:
-        return _created(await service.redeem_invitation(participant, body.invitation))
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    return _created(await service.redeem_invitation(participant, body.invitation))
 
 
 @router.post("/participants/me/token")

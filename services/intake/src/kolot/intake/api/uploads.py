@@ -8,8 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
 from kolot.common.problems import Problem
-from kolot.intake.api.deps import AdminDep, ServiceDep, problem
-from kolot.intake.service import IntakeError
+from kolot.intake.api.deps import AdminDep, ServiceDep
 from kolot.intake.uploads import (
     COLUMNS,
     MAX_ROWS,
@@ -94,10 +93,7 @@ async def upload(
             "Send CSV or JSON",
             "the body must be text/csv or application/json",
         )
-    try:
-        campaign = await service.require_meeting_window(campaign_id)
-    except IntakeError as exc:
-        raise problem(exc) from exc
+    campaign = await service.require_meeting_window(campaign_id)
     body = await request.body()
     try:
         rows = parse_rows(body, _MEDIA_TYPES[media_type])
