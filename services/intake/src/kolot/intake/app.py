@@ -7,8 +7,10 @@ import logging
 from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
+from starlette.middleware import Middleware
 
 from kolot.common.auth import ParticipantTokens
 from kolot.common.bus import ConsumerSpec, jetstream
@@ -34,8 +36,9 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.common.web import create_app as create_service_app
-from kolot.intake.api import routers
+from kolot.intake.api import contributions, routers
 from kolot.intake.api.deps import Limits, on_intake_error
+from kolot.intake.api.hotpath import CommentHotPath
 from kolot.intake.campaigns import CampaignDirectory
 from kolot.intake.channels import ChannelGateway
 from kolot.intake.handlers import (
@@ -205,6 +208,15 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         body_limits=[(r"/v1/campaigns/[^/]+/uploads", MAX_BODY_BYTES)],
     )
     app.add_exception_handler(IntakeError, on_intake_error)
+    # innermost of the middlewares (inside the body limit, tracing and latency ones)
+    comments = next(
+        r
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.endpoint is contributions.submit_comment
+    )
+    app.user_middleware.append(
+        Middleware(CommentHotPath, route=comments, endpoint=contributions.submit_comment)
+    )
     app.state.intake = service
     app.state.limits = limits
     app.state.participant_tokens = ParticipantTokens(settings.participant_secret.get_secret_value())
