@@ -190,9 +190,13 @@ class EventPublisher:
         stream = self._streams.name(kind)
         started = time.perf_counter()
         try:
-            # one deadline for the whole call (a wait_for per message costs a task each)
-            async with asyncio.timeout(self._timeout):
+            if len(events) == 1:
+                # the publish's own request deadline is the call's
                 await self._pipeline(events, kind, stream)
+            else:
+                # one deadline for the whole call (a wait_for per message costs a task each)
+                async with asyncio.timeout(self._timeout):
+                    await self._pipeline(events, kind, stream)
         except Exception as exc:
             self._failed.labels(kind).inc()
             raise BusUnavailable(
