@@ -16,6 +16,8 @@ from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
     AppealFiled,
     CommentFlagged,
+    CommentModerated,
+    CommentModeratedData,
     CommentSubmitted,
     ParticipantRegistered,
     ParticipantVerified,
@@ -629,3 +631,32 @@ async def test_erasure_removes_contact_and_memberships_and_anonymises(
     assert comment["author_erased"]  # type: ignore[index]  # (nx-27017 answers 1 for true)
     listed = await intake.get(f"/v1/campaigns/{campaign_id}/comments")
     assert [c["id"] for c in listed.json()["items"]] == [comment_id]  # what was said stays
+
+
+async def test_a_form_letters_copy_tells_its_author_it_was_counted_with_its_cluster(
+    intake: httpx.AsyncClient, app: FastAPI
+) -> None:
+    campaign_id = await open_campaign(intake)
+    author = await participant(intake)
+    sent = await submit(intake, campaign_id, author, text="אני מתנגד לתוכנית (מכתב אחיד)")
+    comment_id = sent.json()["id"]
+    await runtime_of(app).publisher.publish(
+        CommentModerated(
+            subject=campaign_id,
+            data=CommentModeratedData(
+                comment_id=comment_id,
+                decision="approve",
+                automatic=True,
+                reasons=["duplicate"],
+                statement="Published once, together with the identical comments.",
+                redacted_text="אני מתנגד לתוכנית (מכתב אחיד)",
+                cluster_id="cluster-1",
+            ),
+        )
+    )
+    view = await eventually(
+        lambda: intake.get(f"/v1/comments/{comment_id}", headers=author),
+        until=lambda r: r.status_code == 200 and r.json()["status"] == "clustered",
+    )
+    assert view.json()["statement"] == "Published once, together with the identical comments."
+    assert view.json()["reasons"] == ["duplicate"]

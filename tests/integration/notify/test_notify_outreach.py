@@ -664,7 +664,8 @@ async def test_sms_invitations_go_through_the_provider_with_their_tracked_link(
         await eventually(announced)
         [sent] = await events_of(runtime, "kolot.invitation.sent", "camp-sms")
         assert sent["data"]["channel"] == "sms"
-        assert "972" not in json.dumps(sent)
+        # the number in none of its forms (ids are random hex: a short digit run may occur)
+        assert "501234567" not in json.dumps(sent)
 
 
 async def test_a_daily_digest_sends_the_waiting_items_in_one_message(

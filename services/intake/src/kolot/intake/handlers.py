@@ -93,7 +93,11 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                     "language": data.language,
                     "moderated_at": stamp(event.time),
                 }
-                if data.decision == "approve":
+                if data.decision == "approve" and "duplicate" in data.reasons:
+                    # a form letter's copy: published once, as its cluster, never on its own
+                    clustered = {**decided, "status": "clustered", "cluster_id": data.cluster_id}
+                    ops.append(status_change(data.comment_id, event.time, clustered))
+                elif data.decision == "approve":
                     # the status becomes "published" with comment.published; record the decision
                     ops.append(UpdateOne({"_id": data.comment_id}, {"$set": decided}, upsert=True))
                 else:

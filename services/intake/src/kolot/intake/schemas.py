@@ -340,6 +340,8 @@ class CommentOwnView(BaseModel):
     campaign_id: str
     text: str
     status: str
+    """pending, review, published, rejected, hidden, or clustered: a form letter's copy,
+    published once with the others of its cluster and counted with them."""
     created_at: datetime | None = None
     published_text: str | None = None
     decision: str | None = None

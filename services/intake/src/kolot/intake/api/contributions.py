@@ -260,7 +260,7 @@ async def get_own_comment(
             "No such comment",
             "no comment with this id by you (it may take a moment to appear after submitting)",
         )
-    decided = doc.get("status") in {"published", "rejected", "hidden"}
+    decided = doc.get("status") in {"published", "rejected", "hidden", "clustered"}
     return CommentOwnView(
         id=doc["_id"],
         campaign_id=doc.get("campaign_id", ""),
