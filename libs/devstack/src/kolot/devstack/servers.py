@@ -7,6 +7,7 @@ started again on the same port and the same data: tests restart NATS to prove no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -105,8 +106,14 @@ class _Server:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``stop_timeout``; the data stays for the next ``start``."""
         if self._child is not None:
+            pid = self._child.pid
             self._child.stop()
             self._child = None
+            # a server killed after the grace period leaves its pid file behind: it names a dead
+            # process now (only ours is removed; another one's is left to _claim_pid_file)
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                if int(self.pid_file.read_text().strip()) == pid:
+                    self.pid_file.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Stop, and remove the data directory if it is a temporary one."""
