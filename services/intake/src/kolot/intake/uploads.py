@@ -297,17 +297,7 @@ def _validate_row(
         error(unknown[0], f"unknown field; the fields are {', '.join(COLUMNS)}")
 
     cells: dict[str, str | None] = {}
-    for name in (
-        "kind",
-        "text",
-        "target_id",
-        "value",
-        "participant_ref",
-        "meeting_id",
-        "facilitator",
-        "language",
-        "recorded_at",
-    ):
+    for name in (c for c in COLUMNS if c != "answers"):  # answers are JSON, read below
         try:
             cells[name] = _cell(values, name)
         except TypeError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
@@ -192,16 +193,9 @@ class MongoModerationRepository:
         document = await self._comments.find_one_and_update(
             {"_id": current.comment_id, "decided_by": "auto", "status": current.status},
             {
-                "$set": {
-                    "decision": decision,
-                    "status": status,
-                    "decided_by": "human",
-                    "statement": statement,
-                    "reasons": reasons,
-                    "moderator": moderator,
-                    "decided_at": stamp(at),
-                    "previous_status": current.status,
-                }
+                "$set": _decided_by_person(
+                    current, decision, status, statement, reasons, moderator, at
+                )
             },
             return_document=ReturnDocument.AFTER,
         )
@@ -227,14 +221,9 @@ class MongoModerationRepository:
             },
             {
                 "$set": {
-                    "decision": decision,
-                    "status": status,
-                    "decided_by": "human",
-                    "statement": statement,
-                    "reasons": reasons,
-                    "moderator": moderator,
-                    "decided_at": stamp(at),
-                    "previous_status": current.status,
+                    **_decided_by_person(
+                        current, decision, status, statement, reasons, moderator, at
+                    ),
                     "hidden_by_flags": False,
                 }
             },
@@ -549,3 +538,25 @@ class MongoModerationRepository:
 
     def _clusters(self) -> AsyncCollection[Document]:
         return self._database()[CLUSTERS]
+
+
+def _decided_by_person(
+    current: CommentRecord,
+    decision: Decision,
+    status: CommentStatus,
+    statement: str,
+    reasons: list[str],
+    moderator: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """The fields a person's decision (a moderator's, or an appeal's) sets on a comment."""
+    return {
+        "decision": decision,
+        "status": status,
+        "decided_by": "human",
+        "statement": statement,
+        "reasons": reasons,
+        "moderator": moderator,
+        "decided_at": stamp(at),
+        "previous_status": current.status,
+    }

@@ -351,22 +351,10 @@ def automatic_events(
 def human_events(record: CommentRecord) -> tuple[list[Event], list[Event]]:
     """The events of a person's decision; what it changed depends on the status it replaced."""
     assert record.decided_by == "human"
-    moderated = CommentModerated(
-        id=derived_id(record.comment_id, "moderated", "human", record.decision),
-        subject=record.campaign_id,
-        time=record.decided_at,
-        data=CommentModeratedData(
-            comment_id=record.comment_id,
-            decision=record.decision,
-            automatic=False,
-            reasons=record.reasons,
-            statement=record.statement,
-            scores=record.automatic.scores,
-            redacted_text=record.redacted_text,
-            language=record.language,
-            moderator=record.moderator,
-            participant_id=record.participant_id,
-        ),
+    moderated = _moderated_by_person(
+        record,
+        event_id=derived_id(record.comment_id, "moderated", "human", record.decision),
+        at=record.decided_at,
     )
     if record.decision == "approve" and record.previous_status != "approved":
         published = _published(record, by="human", at=record.decided_at)
@@ -437,8 +425,21 @@ def appeal_events(
             participant_id=appeal.participant_id,
         ),
     )
-    moderated = CommentModerated(
-        id=derived_id(record.comment_id, "moderated", APPEAL_REASON, appeal.appeal_id),
+    moderated = _moderated_by_person(
+        record,
+        event_id=derived_id(record.comment_id, "moderated", APPEAL_REASON, appeal.appeal_id),
+        at=at,
+    )
+    if republish:
+        published = _published(record, by=APPEAL_REASON, at=at)
+        return [moderated, published, decided], [published]
+    return [moderated, decided], []
+
+
+def _moderated_by_person(record: CommentRecord, *, event_id: str, at: datetime) -> CommentModerated:
+    """``comment.moderated`` for a decision a person made (a moderator's, or an appeal's)."""
+    return CommentModerated(
+        id=event_id,
         subject=record.campaign_id,
         time=at,
         data=CommentModeratedData(
@@ -454,10 +455,6 @@ def appeal_events(
             participant_id=record.participant_id,
         ),
     )
-    if republish:
-        published = _published(record, by=APPEAL_REASON, at=at)
-        return [moderated, published, decided], [published]
-    return [moderated, decided], []
 
 
 class ModerationService:
