@@ -8,8 +8,11 @@ BOOTSTRAP  := .kolot/bootstrap
 UV         := $(or $(shell command -v uv 2>/dev/null),$(BOOTSTRAP)/bin/uv)
 RUN        := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
+# The browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
+CHROMIUM   ?= /usr/bin/chromium
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install up demo test test-unit test-integration test-e2e lint typecheck schemas bench clean
+.PHONY: install install-browser up demo test test-unit test-integration test-e2e test-browser test-faults lint typecheck schemas bench clean
 
 $(BOOTSTRAP)/bin/uv:
 	@echo "-> bootstrapping uv $(UV_VERSION) into $(BOOTSTRAP)"
@@ -19,13 +22,19 @@ $(BOOTSTRAP)/bin/uv:
 install: $(UV)
 	$(UV) sync --frozen --all-packages
 
+install-browser:
+	@test -x $(CHROMIUM) || { \
+		echo "-> installing Debian's Chromium for the browser tests (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
 up: install
 	$(RUN) kolot-dev up $(UP_ARGS)
 
 demo: install
 	$(RUN) kolot-dev up --demo
 
-test: install
+test: install install-browser
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
@@ -40,6 +49,12 @@ test-integration: install
 
 test-e2e: install
 	$(RUN) pytest tests/e2e $(PYTEST_ARGS)
+
+test-browser: install install-browser
+	$(RUN) pytest tests/browser $(PYTEST_ARGS)
+
+test-faults: install
+	$(RUN) pytest tests/faults $(PYTEST_ARGS)
 
 lint: install
 	$(RUN) ruff check .

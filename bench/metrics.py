@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from nats.aio.client import Client as NATS
 
+from cpu import CpuMeter
 from kolot.common.bus import ConsumerSpec
 from kolot.common.events import (
     Attribution,
@@ -54,6 +55,7 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.common.settings import development_environment
+from kolot.common.web import tune_gc
 from kolot.metrics.handlers import all_events_consumer
 from kolot.metrics.models import COUNTERS_COLLECTION, INDEXES
 from kolot.metrics.settings import MetricsSettings
@@ -233,8 +235,9 @@ async def raw_ceiling(nats_url: str, payloads: list[bytes]) -> float:
     return len(payloads) / consumed
 
 
-async def metrics_ingest(settings: MetricsSettings, events: list[Event]) -> float:
-    """Publish the mix, then time the metrics consumer folding all of it: events/s."""
+async def metrics_ingest(settings: MetricsSettings, events: list[Event]) -> tuple[float, str]:
+    """Publish the mix, then time the metrics consumer folding all of it: events/s, and the CPU
+    it cost per 1000 events."""
     runtime = Runtime(settings, indexes=INDEXES)
     done = asyncio.Event()
     applied = 0
@@ -262,20 +265,25 @@ async def metrics_ingest(settings: MetricsSettings, events: list[Event]) -> floa
             await runtime.publisher.publish(*events[i : i + window])
             progress("publish", min(i + window, len(events)), len(events))
         consumer = runtime.consumer(spec)
+        meter = CpuMeter(settings.mongodb_url, settings.nats_url)
         started = time.perf_counter()
         await consumer.start(runtime.broker.connection.jetstream())
         await asyncio.wait_for(done.wait(), timeout=1800)
         elapsed = time.perf_counter() - started
+        cpu = meter.per_thousand(len(events))
         await consumer.stop()
         counted = 0
         async for doc in runtime.db[COUNTERS_COLLECTION].find({}, {"events": 1}):
             counted += sum(doc.get("events", {}).values())
         assert counted == len(events), f"counted {counted} of {len(events)}"
-    return len(events) / elapsed
+    return len(events) / elapsed, cpu
 
 
 async def main(args: argparse.Namespace) -> None:
     from kolot.devstack import LocalStack
+
+    if not args.default_gc:
+        tune_gc()  # as every service process does (kolot.common.web.serve)
 
     with LocalStack(nats_url=args.nats_url, mongo_url=args.mongo_url) as stack:
         os.environ.update(development_environment())
@@ -294,15 +302,21 @@ async def main(args: argparse.Namespace) -> None:
             f"{mean:.0f} bytes, batch {settings.consumer_batch_size}; 2-core figures are noisy"
         )
         raw = await raw_ceiling(stack.nats_url, payloads)
-        ingest = await metrics_ingest(settings, events)
+        ingest, cpu = await metrics_ingest(settings, events)
         print(f"{'stage':<40}{'events/s':>10}{'ratio':>8}")
         print(f"{'raw JetStream fetch + ack (ceiling)':<40}{raw:>10.0f}{1:>8.2f}")
         print(f"{'metrics consumer (fold, exactly once)':<40}{ingest:>10.0f}{ingest / raw:>8.2f}")
+        print(f"  CPU ms per 1000 events: {cpu}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="Python's default garbage collector thresholds (services tune them: tune_gc)",
+    )
     parser.add_argument("--nats-url", default=os.environ.get("NATS_URL"))
     parser.add_argument("--mongo-url", default=os.environ.get("MONGODB_URL"))
     asyncio.run(main(parser.parse_args()))

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from kolot.devstack import ServiceGroup, free_port
+from tests.e2e.stack import QUICK_ENV, service_group
+from tests.local_server import serving
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +24,7 @@ def stack(
     nats_url: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceGroup]:
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
-    group = ServiceGroup(
-        nats_url=nats_url,
-        mongo_url=mongo_url,
-        namespace=f"e{secrets.token_hex(5)}",
-        ports={name: free_port() for name in ("intake", "moderation", "notify", "metrics")},
-        extra_env={
-            "KOLOT_LOG_JSON": "false",
-            "KOLOT_CONSUMER_BATCH_TIMEOUT": "0.5",
-            "KOLOT_SNAPSHOT_INTERVAL": "0.5",
-        },
-        log_dir=log_dir,
-    )
+    group = service_group(nats_url, mongo_url, prefix="e", log_dir=log_dir, env=QUICK_ENV)
     with group:
         yield group
 
@@ -66,17 +55,8 @@ async def receiver() -> AsyncIterator[Receiver]:
         return Response(status_code=204)
 
     app = Starlette(routes=[Route("/hooks/kolot", hook, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app, port=port):
         yield found
-    finally:
-        server.should_exit = True
-        await task
 
 
 def json_of(response: Any) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -18,25 +17,13 @@ from standardwebhooks.webhooks import Webhook
 from kolot.devstack import ServiceGroup
 from tests.conftest import staff_headers
 from tests.e2e.conftest import Receiver, json_of
+from tests.e2e.stack import eventually
 
 pytestmark = pytest.mark.e2e
 
 HEBREW_COMMENT = (
     "התוכנית החדשה לתחבורה ציבורית בנגב חשובה מאוד, אבל חסרים קווי לילה. צרו קשר: 050-1234567"
 )
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, what: str = "condition"
-) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout}s (last: {last!r})")
 
 
 async def test_a_hebrew_comment_is_published_delivered_and_counted_once(
@@ -78,7 +65,7 @@ async def test_a_hebrew_comment_is_published_delivered_and_counted_once(
             page = json_of(await http.get(f"{urls['intake']}/v1/campaigns/{campaign_id}/comments"))
             return [item for item in page["items"] if item["id"] == comment_id]
 
-        [item] = await eventually(published, what="publication")
+        [item] = await eventually(published, timeout=15, what="publication")
         assert item["language"] == "he"
         assert "050-1234567" not in item["text"]  # personal data redacted before publication
         assert "חסרים קווי לילה" in item["text"]
@@ -101,7 +88,7 @@ async def test_a_hebrew_comment_is_published_delivered_and_counted_once(
             )
             return stats if stats["comments"]["published"] == 1 else None
 
-        stats = await eventually(counted, what="metrics count")
+        stats = await eventually(counted, timeout=15, what="metrics count")
         assert stats["comments"]["submitted"] == 1
 
         # restart metrics and make its durable consumer replay the whole stream from the start
@@ -131,7 +118,7 @@ async def test_a_hebrew_comment_is_published_delivered_and_counted_once(
             marker = stats["funnel"].get("marker", {})
             return stats if marker.get("visits") == 1 else None
 
-        after = await eventually(replayed, what="replay after restart")
+        after = await eventually(replayed, timeout=15, what="replay after restart")
         assert after["comments"]["published"] == 1
         assert after["comments"]["submitted"] == 1
 

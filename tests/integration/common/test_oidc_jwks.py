@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from kolot.intake.app import create_app
 from kolot.intake.settings import IntakeSettings
 from tests.conftest import running_app
+from tests.jwks_server import key_set, serve_jwks
 
 pytestmark = pytest.mark.integration
 
@@ -31,25 +28,8 @@ def idp_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture(scope="module")
 def jwks_url(idp_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    public = json.loads(RSAAlgorithm.to_jwk(idp_key.public_key()))
-    body = json.dumps({"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/protocol/openid-connect/certs"
-    server.shutdown()
-    server.server_close()
+    with serve_jwks(key_set(idp_key), path="/protocol/openid-connect/certs") as server:
+        yield server.url
 
 
 def token(key: rsa.RSAPrivateKey, **claims: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,32 +12,14 @@ from pymongo import UpdateOne
 from pymongo.errors import ConnectionFailure
 
 from kolot.common.bus import ConsumerSpec
-from kolot.common.events import CommentSubmitted, CommentSubmittedData, Event
+from kolot.common.events import Event
 from kolot.common.runtime import Runtime
 from kolot.common.settings import ServiceSettings
 from kolot.common.store import apply_once
 from kolot.devstack import MongoServer
+from tests.integration.common.outage import submitted
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_mongo() -> Iterator[MongoServer]:
-    """A MongoDB-wire server of this test's own, which it may stop and start."""
-    server = MongoServer().start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-def submitted(n: int) -> CommentSubmitted:
-    return CommentSubmitted(
-        subject="campaign",
-        data=CommentSubmittedData(
-            comment_id=f"c{n}", participant_id="p", text=f"comment {n}", text_sha256="0" * 64
-        ),
-    )
 
 
 async def test_a_store_outage_longer_than_max_deliver_is_waited_out_exactly_once(

@@ -66,6 +66,10 @@ RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
         # no token: the provider's HMAC signature authenticates it (refusals proven in
         # tests/integration/intake/test_channels_integration.py)
         ("POST", "/v1/channels/{channel}/inbound"): ANYONE,
+        # The participation page's routes (GET /c/{id}, its form posts under /c/{id}/...) are
+        # left out of the OpenAPI: their participant is a cookie plus a form token, not a bearer
+        # token; each refusal (no or another browser's form token, drafts, closed consultations,
+        # rate limits) is proven in tests/integration/intake/test_pages.py.
     },
     "moderation": {
         ("GET", "/v1/queue"): frozenset({Role.MODERATOR}),
@@ -77,6 +81,9 @@ RULES: Final[dict[str, dict[tuple[str, str], Rule]]] = {
         ("GET", "/v1/campaigns/{campaign_id}/transparency"): frozenset(
             {Role.MODERATOR, Role.ANALYST}
         ),
+        ("GET", "/v1/alerts"): frozenset({Role.MODERATOR}),
+        # who a token belongs to: any staff role (the console says which role is missing)
+        ("GET", "/v1/me"): frozenset(Role),
     },
     "notify": {
         ("POST", "/v1/subscriptions"): frozenset({Role.INTEGRATOR}),

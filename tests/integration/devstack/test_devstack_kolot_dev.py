@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pymongo
@@ -41,15 +43,29 @@ def exports(output: str) -> dict[str, str]:
     return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
 
 
-def kolot_dev(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
+def launch(argv: list[str], *, cwd: Path) -> subprocess.Popen[bytes]:
+    """``argv`` in ``cwd`` with its output on one pipe, not told of any NATS or MongoDB."""
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "MONGODB_URL")}
     return subprocess.Popen(
-        [str(bin_dir() / "kolot-dev"), *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
+
+
+def kolot_dev(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
+    return launch([str(bin_dir() / "kolot-dev"), *args], cwd=cwd)
+
+
+@contextmanager
+def reaped(process: subprocess.Popen[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """``process``, killed if the block leaves it running, its pipe closed."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 def port_of(url: str) -> int:
@@ -64,16 +80,17 @@ def is_listening(port: int) -> bool:
     return True
 
 
-def four_free_ports() -> int:
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports."""
     for _ in range(20):
         base = free_port()
         try:
-            for port in range(base, base + len(SERVICE_NAMES)):
+            for port in range(base, base + count):
                 ensure_port_free(port, what="a service")
         except DevstackError:
             continue
         return base
-    raise AssertionError("no four consecutive free ports")
+    raise AssertionError(f"no {count} consecutive free ports")
 
 
 # Runs `kolot-dev` with the stand-in service behind every kolot-<name> console script.
@@ -88,26 +105,31 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def test_up_starts_everything_reports_a_failed_demo_and_stops_cleanly_on_ctrl_c(
-    tmp_path: Path, fake_service: list[str]
-) -> None:
+@contextmanager
+def kolot_dev_up(
+    tmp_path: Path, fake_service: list[str], *args: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`kolot-dev up *args` in tmp_path with the stand-in behind every service, killed if left
+    running."""
     fakes = tmp_path / "bin"
     fakes.mkdir()
     for name in SERVICE_NAMES:
         script = fakes / f"kolot-{name}"
         script.write_text(f"#!/bin/sh\nexec {' '.join(fake_service)}\n")
         script.chmod(0o755)
-    base = four_free_ports()
-    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "MONGODB_URL")}
-    up = subprocess.Popen(
-        [sys.executable, "-c", WITH_FAKE_SERVICES, str(fakes), "up", "--demo",
-         "--data-dir", "data", "--base-port", str(base), "--namespace", "tdemo"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    argv = [sys.executable, "-c", WITH_FAKE_SERVICES, str(fakes), "up", *args]
+    with reaped(launch(argv, cwd=tmp_path)) as up:
+        yield up
+
+
+def test_up_starts_everything_reports_a_failed_demo_and_stops_cleanly_on_ctrl_c(
+    tmp_path: Path, fake_service: list[str]
+) -> None:
+    base = free_ports(len(SERVICE_NAMES))
+    with kolot_dev_up(
+        tmp_path, fake_service, "--demo", "--data-dir", "data", "--base-port", str(base),
+        "--namespace", "tdemo",
+    ) as up:  # fmt: skip
         banner = read_until(up, "Ctrl-C stops everything.")
         assert f"intake      http://127.0.0.1:{base}" in banner
         assert f"metrics     http://127.0.0.1:{base + 3}" in banner
@@ -124,12 +146,6 @@ def test_up_starts_everything_reports_a_failed_demo_and_stops_cleanly_on_ctrl_c(
         assert up.wait(timeout=30) == 0
         assert up.stdout is not None
         rest = up.stdout.read().decode()
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
-        assert up.stdout is not None
-        up.stdout.close()
 
     assert rest.index("stopping the services") < rest.index("stopping the servers")
     assert rest.rstrip().endswith("stopped")
@@ -141,8 +157,7 @@ def test_up_starts_everything_reports_a_failed_demo_and_stops_cleanly_on_ctrl_c(
 def test_servers_command_prints_urls_refuses_a_second_run_and_stops_on_sigterm(
     tmp_path: Path,
 ) -> None:
-    first = kolot_dev("servers", "--data-dir", "data", cwd=tmp_path)
-    try:
+    with reaped(kolot_dev("servers", "--data-dir", "data", cwd=tmp_path)) as first:
         urls = exports(read_until(first, "MONGODB_URL="))
         client: pymongo.MongoClient[dict[str, object]]
         with pymongo.MongoClient(urls["MONGODB_URL"], serverSelectionTimeoutMS=5000) as client:
@@ -156,12 +171,6 @@ def test_servers_command_prints_urls_refuses_a_second_run_and_stops_on_sigterm(
 
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=30) == 0
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-        assert first.stdout is not None
-        first.stdout.close()
 
     assert not is_listening(port_of(urls["NATS_URL"]))
     assert not is_listening(port_of(urls["MONGODB_URL"]))

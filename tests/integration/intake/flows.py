@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from nats.aio.client import Client as NATS
 
 from kolot.common.events import (
@@ -20,9 +21,24 @@ from kolot.common.events import (
     parse_event,
 )
 from kolot.common.runtime import Runtime
+from kolot.intake.app import create_app
+from kolot.intake.settings import IntakeSettings
 from tests.conftest import staff_headers
 
 ADMIN = staff_headers("admin")
+
+
+def intake_app(make_settings: Callable[..., Any], **overrides: Any) -> FastAPI:
+    """An intake whose participant rate limits leave room for a test's many requests."""
+    settings = make_settings(
+        IntakeSettings, rate_participant_per_minute=6000, rate_participant_burst=1000, **overrides
+    )
+    return create_app(settings)
+
+
+def runtime_of(app: FastAPI) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
 
 
 async def create_campaign(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:

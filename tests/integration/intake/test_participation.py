@@ -4,7 +4,7 @@ ministries and admins rely on, one rule at a time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +23,6 @@ from kolot.common.events import (
     ParticipantVerified,
     ResponseSubmitted,
 )
-from kolot.common.runtime import Runtime
 from kolot.intake.app import create_app
 from kolot.intake.settings import IntakeSettings
 from tests.conftest import running_app
@@ -33,10 +32,12 @@ from tests.integration.intake.flows import (
     create_campaign,
     decide,
     eventually,
+    intake_app,
     open_campaign,
     participant,
     raw_stream,
     register,
+    runtime_of,
     stream_events,
 )
 
@@ -45,25 +46,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def app(make_settings: Callable[..., Any]) -> FastAPI:
-    return create_app(
-        make_settings(
-            IntakeSettings,
-            rate_participant_per_minute=6000,
-            rate_participant_burst=1000,
-            campaign_refresh_seconds=0.2,
-        )
-    )
-
-
-@pytest.fixture
-async def intake(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(app) as client:
-        yield client
-
-
-def runtime_of(app: FastAPI) -> Runtime:
-    runtime: Runtime = app.state.runtime
-    return runtime
+    return intake_app(make_settings, campaign_refresh_seconds=0.2)
 
 
 async def submit(
@@ -631,6 +614,14 @@ async def test_erasure_removes_contact_and_memberships_and_anonymises(
     assert comment["author_erased"]  # type: ignore[index]  # (nx-27017 answers 1 for true)
     listed = await intake.get(f"/v1/campaigns/{campaign_id}/comments")
     assert [c["id"] for c in listed.json()["items"]] == [comment_id]  # what was said stays
+    # the erased identity's token (valid for a year) can link nothing new to it, nor read back
+    refused = await eventually(
+        lambda: submit(intake, campaign_id, who, text="אחרי המחיקה"),
+        until=lambda response: response.status_code == 401,
+    )
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "erased" in refused.json()["detail"]
+    assert (await intake.get(f"/v1/comments/{comment_id}", headers=who)).status_code == 401
 
 
 async def test_a_form_letters_copy_tells_its_author_it_was_counted_with_its_cluster(

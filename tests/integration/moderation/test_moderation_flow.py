@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-import nats
 import pytest
 from nats.js import JetStreamContext
 
@@ -33,21 +31,6 @@ from tests.conftest import running_app, staff_headers
 pytestmark = pytest.mark.integration
 
 MODERATOR = staff_headers(Role.MODERATOR)
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Any]) -> ModerationSettings:
-    settings: ModerationSettings = make_settings(ModerationSettings)
-    return settings
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    client = await nats.connect(nats_url)
-    try:
-        yield client.jetstream()
-    finally:
-        await client.close()
 
 
 def comment(campaign_id: str, text: str) -> CommentSubmitted:

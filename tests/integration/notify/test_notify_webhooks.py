@@ -11,14 +11,12 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from standardwebhooks.webhooks import Webhook
 
 from kolot.common.auth import Role, issue_staff_token
@@ -39,6 +37,7 @@ from kolot.notify.models import Delivery
 from kolot.notify.repository import DELIVERIES
 from kolot.notify.settings import NotifySettings
 from tests.conftest import running_app, staff_headers
+from tests.local_server import serving
 
 pytestmark = pytest.mark.integration
 
@@ -72,25 +71,6 @@ class Receiver:
 
     def ids_on(self, path: str) -> list[str]:
         return [headers["webhook-id"] for p, headers, _ in self.requests if p == path]
-
-
-@asynccontextmanager
-async def serving(receiver: Receiver) -> AsyncIterator[str]:
-    """Serve ``receiver`` on a free port of 127.0.0.1; yields its base URL."""
-    config = uvicorn.Config(
-        receiver, host="127.0.0.1", port=0, lifespan="off", log_level="warning", ws="none"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done(), "the test receiver did not start"
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: float = 15) -> None:

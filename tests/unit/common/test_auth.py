@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from kolot.common.auth import (
     AuthError,
     Participant,
+    ParticipantTokens,
     Role,
     Staff,
     StaffVerifier,
@@ -204,6 +205,20 @@ def test_a_participant_token_is_not_a_staff_token() -> None:
 
     assert rejected(token).status == 401
     assert rejected(token, by=same_secret).status in {401, 403}
+
+
+def test_an_erased_participants_tokens_are_refused_even_once_remembered() -> None:
+    tokens = ParticipantTokens(DEV_PARTICIPANT_SECRET)
+    token = issue_participant_token(DEV_PARTICIPANT_SECRET, "p-1")
+    other = issue_participant_token(DEV_PARTICIPANT_SECRET, "p-2")
+    assert tokens.verify(token).participant_id == "p-1"  # now remembered
+
+    tokens.revoke("p-1")
+
+    with pytest.raises(AuthError, match="erased") as refused:
+        tokens.verify(token)
+    assert refused.value.status == 401
+    assert tokens.verify(other).participant_id == "p-2"
 
 
 # -- the HTTP guard -----------------------------------------------------------------------------

@@ -65,6 +65,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "kolot.campaign.opened": CAMPAIGN,
     "kolot.campaign.closed": {**CAMPAIGN, "status": "closed"},
     "kolot.campaign.archived": {**CAMPAIGN, "status": "archived"},
+    "kolot.campaign.purged": {
+        "campaign_id": "c-transport",
+        "closed_at": "2026-03-01T00:00:00Z",
+        "retention_days": 365,
+        "due_at": "2027-03-01T00:00:00Z",
+    },
     "kolot.participant.registered": {"participant_id": "p1", "kind": "ngo", "source": "facebook"},
     "kolot.participant.verified": {"participant_id": "p1", "circle": "experts", "method": "invite"},
     "kolot.participant.erased": {"participant_id": "p1"},

@@ -1,8 +1,10 @@
+import argparse
+
 import jwt
 import pytest
 
 from kolot.common.settings import DEV_JWT_SECRET
-from kolot.devstack.cli import main
+from kolot.devstack.cli import main, replica_counts, replica_ports
 
 
 def decode(token: str, secret: str = DEV_JWT_SECRET) -> dict[str, object]:
@@ -65,3 +67,53 @@ def test_up_refuses_a_namespace_services_would_reject(
         main(["up", "--namespace", namespace])
 
     assert "does not match" in capsys.readouterr().err
+
+
+def test_replica_counts_are_read_from_service_equals_number() -> None:
+    assert replica_counts("moderation=4, metrics=2") == {"moderation": 4, "metrics": 2}
+    assert replica_counts("") == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("moderation", "give SERVICE=N"),
+        ("search=2", "give SERVICE=N"),
+        ("moderation=four", "whole number"),
+        ("moderation=0", "between 1 and 16"),
+        ("moderation=17", "between 1 and 16"),
+        ("metrics=2,metrics=3", "given twice"),
+    ],
+)
+def test_replica_counts_refuse_what_cannot_be_run(value: str, message: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        replica_counts(value)
+
+
+def test_up_refuses_bad_replicas_with_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["up", "--replicas", "moderation=0"])
+
+    assert exit_info.value.code == 2
+    assert "between 1 and 16" in capsys.readouterr().err
+
+
+def test_up_refuses_metrics_replicas_on_the_embedded_store(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MONGODB_URL", raising=False)
+
+    assert main(["up", "--replicas", "metrics=2"]) == 2
+    assert "needs a real MongoDB replica set: set MONGODB_URL" in capsys.readouterr().err
+
+
+def test_extra_replicas_take_fixed_ports_after_the_four_services() -> None:
+    assert replica_ports(9001, {"moderation": 3, "metrics": 2}) == {
+        "intake": 9001,
+        "moderation": 9002,
+        "notify": 9003,
+        "metrics": 9004,
+        "moderation-2": 9005,
+        "moderation-3": 9006,
+        "metrics-2": 9007,
+    }

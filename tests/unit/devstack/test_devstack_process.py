@@ -1,11 +1,14 @@
 import re
+import signal
 import socket
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from kolot.devstack import DevstackError, free_port
-from kolot.devstack._process import ensure_port_free, tail_lines
+from kolot.devstack._process import ChildProcess, ensure_port_free, tail_lines
 
 
 def test_free_port_can_be_bound_on_loopback() -> None:
@@ -50,3 +53,18 @@ def test_namespace_fixture_is_valid_for_services_and_fresh_per_test(
     assert re.fullmatch(r"[a-z][a-z0-9_]{0,31}", namespace)
     assert namespace not in _namespaces_seen
     _namespaces_seen.add(namespace)
+
+
+def test_kill_ends_a_child_at_once_even_if_it_ignores_sigterm(tmp_path: Path) -> None:
+    ignores_term = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    )
+    child = ChildProcess("stubborn", [sys.executable, "-c", ignores_term], stop_timeout=30.0)
+    child.spawn(log_file=tmp_path / "stubborn.log")
+    started = time.monotonic()
+
+    code = child.kill()
+
+    assert code == -signal.SIGKILL
+    assert not child.running
+    assert time.monotonic() - started < 5.0, "SIGKILL must not wait for the SIGTERM grace period"

@@ -46,3 +46,59 @@ def test_a_service_group_runs_the_console_scripts_on_the_default_ports(tmp_path:
 def test_a_service_group_needs_somewhere_to_put_the_output() -> None:
     with pytest.raises(ValueError, match="log_file, an echo stream, or both"):
         ServiceGroup(nats_url="nats://n", mongo_url="mongodb://m/")
+
+
+def test_replicas_of_a_service_share_its_command_and_settings_but_not_its_port(
+    tmp_path: Path,
+) -> None:
+    services = ServiceGroup(
+        nats_url="nats://n",
+        mongo_url="mongodb://m/",
+        namespace="bench",
+        ports={"moderation-3": 9103},
+        replicas={"moderation": 3, "metrics": 2},
+        log_dir=tmp_path,
+    )
+
+    names = [service.name for service in services]
+    assert names == [
+        "intake",
+        "moderation",
+        "moderation-2",
+        "moderation-3",
+        "notify",
+        "metrics",
+        "metrics-2",
+    ]
+    moderation = services.replicas("moderation")
+    assert [m.name for m in moderation] == ["moderation", "moderation-2", "moderation-3"]
+    assert moderation[0].port == DEFAULT_PORTS["moderation"]
+    assert moderation[2].port == 9103
+    ports = [service.port for service in services]
+    assert len(set(ports)) == len(ports), "every process listens on a port of its own"
+    for replica in moderation:
+        assert replica.command == moderation[0].command
+        assert Path(replica.command[0]).name == "kolot-moderation"
+        assert replica.env is not None
+        assert replica.env["KOLOT_HTTP_PORT"] == str(replica.port)
+        # the same namespace, so the same streams and the same durable consumers
+        assert replica.env["KOLOT_NAMESPACE"] == "bench"
+        assert replica.log_file == tmp_path / f"{replica.name}.log"
+    assert services.urls["moderation-3"] == "http://127.0.0.1:9103"
+    assert [s.name for s in services.replicas("intake")] == ["intake"]
+
+
+@pytest.mark.parametrize(
+    ("replicas", "message"),
+    [
+        ({"moderation": 0}, "at least one replica"),
+        ({"search": 2}, "not in the group: search"),
+    ],
+)
+def test_a_service_group_refuses_impossible_replica_counts(
+    tmp_path: Path, replicas: dict[str, int], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        ServiceGroup(
+            nats_url="nats://n", mongo_url="mongodb://m/", replicas=replicas, log_dir=tmp_path
+        )

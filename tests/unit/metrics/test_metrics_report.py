@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from kolot.metrics.models import CampaignCounters
@@ -85,7 +86,7 @@ def test_an_arabic_report_is_right_to_left_and_falls_back_to_another_title() -> 
     assert "תחבורה ציבורית" in html  # no Arabic title: the first one given
 
 
-def test_charts_are_inline_svg_and_nothing_is_fetched_or_run() -> None:
+def test_charts_are_inline_svg_and_nothing_remote_is_fetched_or_run() -> None:
     html = render_html(report("he"))
 
     assert html.count("<svg") >= 2
@@ -93,7 +94,12 @@ def test_charts_are_inline_svg_and_nothing_is_fetched_or_run() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'href="javascript' not in html  # only web links are linked
     assert "src=" not in html
-    assert "<link" not in html
+    # the service's own stylesheet only (a strict policy forbids inline styles), nothing remote
+    links = re.findall(r'<link [^>]*href="([^"]*)"', html)
+    assert [re.sub(r"/static/[0-9a-f]{12}/", "/static/V/", link) for link in links] == [
+        "/static/V/icon.svg",
+        "/static/V/report.css",
+    ]
 
 
 def test_an_empty_report_still_renders() -> None:

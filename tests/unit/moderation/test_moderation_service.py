@@ -38,7 +38,7 @@ from kolot.moderation.service import (
     HumanDecision,
     ModerationService,
 )
-from kolot.moderation.surge import Counts
+from kolot.moderation.surge import Counts, SurgeKind
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -77,9 +77,8 @@ class MemoryStore:
     async def get_many(self, comment_ids: Collection[str]) -> dict[str, CommentRecord]:
         return {c: self.comments[c] for c in comment_ids if c in self.comments}
 
-    async def mark_emitted(self, comment_ids: Collection[str]) -> None:
-        for c in comment_ids:
-            self.comments[c] = self.comments[c].model_copy(update={"emitted": True})
+    async def audited(self, entry_ids: Collection[str]) -> set[str]:
+        return {e for e in entry_ids if e in self.audit_log}
 
     async def pending(self, queue: QueueFilter, *, limit: int) -> list[CommentRecord]:
         items = [
@@ -188,7 +187,7 @@ class MemoryStore:
             and actor in (None, e.actor)
         ][:limit]
 
-    async def clusters(self, campaign_id: str, *, after: int) -> list[dict[str, Any]]:
+    async def clusters(self, campaign_id: str, *, after: int, limit: int) -> list[dict[str, Any]]:
         return sorted(
             (
                 c
@@ -196,7 +195,7 @@ class MemoryStore:
                 if c["campaign_id"] == campaign_id and c["seq"] > after
             ),
             key=lambda c: c["seq"],
-        )
+        )[-limit:]
 
     async def add_clusters(self, clusters: Sequence[dict[str, Any]]) -> None:
         for cluster in clusters:
@@ -215,7 +214,7 @@ class MemoryStore:
 
     async def surge_counts(
         self, campaign_id: str, *, now: datetime, window: timedelta, baseline: timedelta
-    ) -> dict[str, Counts]:
+    ) -> dict[SurgeKind, Counts]:
         start, before = now - window, now - window - baseline
 
         def tally(times: list[datetime]) -> Counts:
@@ -366,6 +365,11 @@ def policy(campaign: str, mode: ModerationMode, *, at: datetime = T0) -> Campaig
     return CampaignPolicy(campaign_id=campaign, moderation_mode=mode, as_of=at)
 
 
+def sent_marked(store: MemoryStore, comment_id: str) -> bool:
+    """The automatic decision's audit entry, written once its events are on the bus."""
+    return any(e.comment_id == comment_id and e.action == "auto" for e in store.audit_log.values())
+
+
 @pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
@@ -389,7 +393,7 @@ async def test_an_approved_comment_is_stored_and_published_redacted(
     record = store.comments["k1"]
     assert (record.status, record.decided_by, record.language) == ("approved", "auto", "he")
     assert record.redacted_text == "תוכנית גרועה, התקשרו [phone]"
-    assert record.emitted
+    assert sent_marked(store, "k1")
     (moderated,) = bus.of_type(CommentModerated)
     assert moderated.id == derived_id("k1", "moderated", "auto")
     assert isinstance(moderated, CommentModerated)
@@ -436,10 +440,11 @@ async def test_events_lost_before_the_bus_took_them_are_sent_again_with_the_same
     bus.fail_next = True
     with pytest.raises(RuntimeError):
         await service.moderate([event])
-    assert not store.comments["k1"].emitted  # stored, not yet acknowledged by the bus
+    assert "k1" in store.comments
+    assert not sent_marked(store, "k1")  # stored, not yet acknowledged by the bus
 
     await service.moderate([event])  # the redelivery
-    assert store.comments["k1"].emitted
+    assert sent_marked(store, "k1")
     assert [e.id for e in bus.of_type(CommentPublished)] == [derived_id("k1", "published", "auto")]
 
 
@@ -495,6 +500,34 @@ async def test_campaign_policy_follows_the_latest_event(
     assert store.campaigns["c1"].moderation_mode == "pre"
     await service.record_campaigns([campaign_event(CampaignCreated, "auto", T0)])  # redelivered
     assert store.campaigns["c1"].moderation_mode == "pre"
+
+
+async def test_policies_are_read_from_memory_kept_current_from_the_bus(
+    store: MemoryStore, bus: Recorder
+) -> None:
+    log = CampaignLog()
+    ticks = [0.0]
+    service = ModerationService(
+        store, bus, campaign_log=log, clock=lambda: T0, monotonic=lambda: ticks[0]
+    )
+    service.remember_policies([policy("c1", "pre")])  # e.g. from the campaign events followed
+    await service.moderate([submitted("k1", "a civil remark")])
+    assert store.comments["k1"].status == "pending"
+    assert log.asked == []  # known in memory: neither the store nor the bus was asked
+    later = T0 + timedelta(minutes=5)
+    await service.record_campaigns([campaign_event(CampaignUpdated, "auto", later)])
+    await service.moderate([submitted("k2", "a civil remark")])
+    assert store.comments["k2"].status == "approved"  # the change applies at once
+
+    # a campaign heard of nowhere is asked about again only after a pause, not every batch
+    await service.moderate([submitted("k3", "hello", campaign="c9")])
+    await service.moderate([submitted("k4", "hello", campaign="c9")])
+    assert log.asked == ["c9"]
+    ticks[0] += 10
+    log.policies["c9"] = policy("c9", "pre")
+    await service.moderate([submitted("k5", "hello", campaign="c9")])
+    assert log.asked == ["c9", "c9"]
+    assert store.comments["k5"].status == "pending"
 
 
 async def test_a_moderator_approves_a_queued_comment(

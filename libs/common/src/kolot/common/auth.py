@@ -86,9 +86,10 @@ class StaffVerifier:
 
     def verify(self, token: str) -> Staff:
         try:
-            key: Any = (
-                self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._secret
-            )
+            # the provider's key as a PyJWK, not its bare key: PyJWT then refuses a token whose
+            # header names another algorithm than the key's (an ES256 header on an RSA key
+            # raised a TypeError, a 500, instead of a refusal)
+            key: Any = self._jwks.get_signing_key_from_jwt(token) if self._jwks else self._secret
             claims = jwt.decode(
                 token,
                 key,
@@ -102,6 +103,10 @@ class StaffVerifier:
         raw_roles = claims.get("roles", [])
         if isinstance(raw_roles, str):
             raw_roles = raw_roles.split()
+        if not isinstance(raw_roles, list):
+            # a list of names or a space-separated string, nothing else: iterating a number
+            # failed with a 500, and iterating an object read {"admin": false} as admin
+            raise AuthError("the staff token's roles claim is not a list of role names", status=403)
         roles = frozenset(Role(r) for r in raw_roles if r in Role.__members__.values())
         if not roles:
             raise AuthError("the staff token carries no Kolot role", status=403)
@@ -174,22 +179,34 @@ class ParticipantTokens:
     A verified token is an immutable signed string, so remembering it is as safe as verifying it
     again, and it saves the JWT decoding (~70 us) on every further request of that participant.
     The memory is bounded: when full, it is cleared (the cost is one verification per token).
+
+    A participant who asked to be erased is revoked: their tokens (valid for a year) are refused
+    from then on, so nothing new can be linked to the identity that was just unlinked.
     """
 
     def __init__(self, secret: str, *, max_entries: int = 200_000) -> None:
         self._secret = secret
         self._verified: dict[str, tuple[Participant, float]] = {}
         self._max_entries = max_entries
+        self._revoked: set[str] = set()
+
+    def revoke(self, participant_id: str) -> None:
+        self._revoked.add(participant_id)
 
     def verify(self, token: str) -> Participant:
         known = self._verified.get(token)
         if known is not None:
             participant, expires = known
             if time.time() < expires:
-                return participant
+                return self._unless_revoked(participant)
             del self._verified[token]
         participant, expires = _verify_participant(self._secret, token)
         if len(self._verified) >= self._max_entries:
             self._verified.clear()
         self._verified[token] = (participant, expires)
+        return self._unless_revoked(participant)
+
+    def _unless_revoked(self, participant: Participant) -> Participant:
+        if participant.participant_id in self._revoked:
+            raise AuthError("this participant was erased: register again to take part")
         return participant

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -188,6 +189,11 @@ class EventPublisher:
         if not events:
             return
         stream = self._streams.name(kind)
+        if not self._broker.connection.is_connected:
+            # nats-py would keep the message while it reconnects and send it once back: it would
+            # be stored after all, though the caller was told nothing was recorded
+            self._failed.labels(kind).inc()
+            raise BusUnavailable(f"{stream} is unreachable: NATS is reconnecting")
         started = time.perf_counter()
         try:
             if len(events) == 1:
@@ -304,6 +310,43 @@ class ConsumerSpec:
     types: Collection[str] | None = None
     """The event types the handler wants; others are acked and skipped. None: every type."""
     description: str = ""
+
+
+def subject_covers(subject_filter: str, subject: str) -> bool:
+    """Whether the NATS filter ``subject_filter`` matches everything ``subject`` (itself a
+    subject or a filter) does; one consumer's filters must not overlap."""
+    wanted, given = subject_filter.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return index < len(given)
+        if index >= len(given) or (part != "*" and part != given[index]):
+            return False
+    return len(wanted) == len(given)
+
+
+def also_reading(
+    spec: ConsumerSpec,
+    subjects: Sequence[str],
+    types: Collection[str],
+    then: BatchHandler,
+) -> ConsumerSpec:
+    """``spec`` that also reads ``subjects`` (of ``types``), in the same order as its own, and
+    hands every batch to ``then`` after its own handler: e.g. an erasure applied by the consumer
+    that projects what it erases, so a replay of the stream erases again what it re-projects."""
+    own = (spec.subject,) if isinstance(spec.subject, str) else spec.subject
+    added = tuple(s for s in subjects if not any(subject_covers(f, s) for f in own))
+    handler = spec.handler
+
+    async def handle(events: list[Event]) -> None:
+        await handler(events)
+        await then(events)
+
+    return dataclasses.replace(
+        spec,
+        subject=own[0] if len(own) == 1 and not added else (*own, *added),
+        handler=handle,
+        types=None if spec.types is None else {*spec.types, *types},
+    )
 
 
 class BatchProcessor:

@@ -139,7 +139,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     on_bus = unavailable(
         "bus-unavailable",
         "Temporarily unable to accept input",
-        "Nothing was recorded. Please retry after the indicated delay.",
+        "The bus did not confirm the input, so it may not have been recorded. Retry after the "
+        "indicated delay with the same Idempotency-Key: it is then recorded exactly once.",
         2,
     )
     on_store = unavailable(

@@ -230,6 +230,15 @@ class ChildProcess:
             with _live_lock:
                 _live.discard(self)
 
+    def kill(self) -> int | None:
+        """SIGKILL to the child's process group at once, as a crash would; returns the exit code."""
+        popen = self._popen
+        if popen is None:
+            return None
+        if popen.poll() is None:
+            self._signal_group(popen, signal.SIGKILL)
+        return self.stop()
+
     def close_pipe(self) -> None:
         """Close our end of the output pipe, once whoever reads it has seen its end."""
         if self._popen is not None and self._popen.stdout is not None:

@@ -2,7 +2,8 @@
 
 ``kolot-dev up`` is what ``make up`` runs: NATS and the MongoDB-wire server on free ports (or the
 ones named by ``NATS_URL`` / ``MONGODB_URL``), then the four services, until Ctrl-C or SIGTERM,
-which stop the services first and the servers last.
+which stop the services first and the servers last. ``--replicas moderation=4,notify=2`` runs
+several processes of a service, sharing its durable consumers, as Kubernetes runs replicas.
 """
 
 from __future__ import annotations
@@ -23,9 +24,17 @@ from kolot.common.auth import Role, issue_staff_token
 from kolot.common.settings import DEV_JWT_SECRET
 from kolot.devstack import demo
 from kolot.devstack._process import DevstackError, bin_dir
-from kolot.devstack.stack import DEFAULT_NAMESPACE, SERVICE_NAMES, LocalStack, ServiceGroup
+from kolot.devstack.stack import (
+    DEFAULT_NAMESPACE,
+    SERVICE_NAMES,
+    LocalStack,
+    ServiceGroup,
+    replica_name,
+)
 
 _NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_REPLICAS = 16
+"""More processes than this on one machine is a typo, not a plan."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +64,20 @@ def _parser() -> argparse.ArgumentParser:
         "--base-port",
         type=int,
         default=8001,
-        help="intake's port; the other services take the next three (default: 8001)",
+        help=(
+            "intake's port; the other services take the next three, extra replicas the ports "
+            "after those (default: 8001)"
+        ),
+    )
+    up.add_argument(
+        "--replicas",
+        type=replica_counts,
+        default={},
+        metavar="SERVICE=N[,...]",
+        help=(
+            "processes per service, e.g. moderation=4,notify=2 (default: one of each; "
+            "metrics replicas need MONGODB_URL)"
+        ),
     )
 
     token = commands.add_parser("token", help="print a staff JWT signed with the dev secret")
@@ -91,6 +113,40 @@ def _namespace(value: str) -> str:
     return value
 
 
+def replica_counts(value: str) -> dict[str, int]:
+    """``moderation=4,metrics=2`` -> ``{"moderation": 4, "metrics": 2}``."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, sep, number = item.partition("=")
+        name = name.strip()
+        if not sep or name not in SERVICE_NAMES:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: give SERVICE=N with SERVICE one of {', '.join(SERVICE_NAMES)}"
+            )
+        try:
+            count = int(number)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: N must be a whole number") from None
+        if not 1 <= count <= MAX_REPLICAS:
+            raise argparse.ArgumentTypeError(f"{item!r}: N must be between 1 and {MAX_REPLICAS}")
+        if name in counts:
+            raise argparse.ArgumentTypeError(f"{name} is given twice")
+        counts[name] = count
+    return counts
+
+
+def replica_ports(base_port: int, replicas: dict[str, int]) -> dict[str, int]:
+    """The four services on ``base_port`` and the next three, extra replicas on the ports after,
+    in the order of the services: fixed ports, so a URL printed once stays right."""
+    ports = {name: base_port + offset for offset, name in enumerate(SERVICE_NAMES)}
+    port = base_port + len(SERVICE_NAMES)
+    for name in SERVICE_NAMES:
+        for number in range(2, replicas.get(name, 1) + 1):
+            ports[replica_name(name, number)] = port
+            port += 1
+    return ports
+
+
 def _jwt_secret() -> str:
     return os.environ.get("KOLOT_JWT_SECRET") or DEV_JWT_SECRET
 
@@ -113,6 +169,15 @@ def _token(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir.absolute()
     secret = _jwt_secret()
+    if args.replicas.get("metrics", 1) > 1 and not os.environ.get("MONGODB_URL"):
+        # nx-27017 runs concurrent transactions on one database as nested SQLite savepoints:
+        # two metrics processes' transactions interleave and fail (docs/benchmarks.md)
+        print(
+            "kolot-dev up: more than one metrics replica needs a real MongoDB replica set: "
+            "set MONGODB_URL, or run one metrics replica on the embedded store",
+            file=sys.stderr,
+        )
+        return 2
     stack = LocalStack(
         nats_url=os.environ.get("NATS_URL") or None,
         mongo_url=os.environ.get("MONGODB_URL") or None,
@@ -122,7 +187,8 @@ def _up(args: argparse.Namespace) -> int:
         nats_url=stack.nats_url,
         mongo_url=stack.mongo_url,
         namespace=args.namespace,
-        ports={name: args.base_port + offset for offset, name in enumerate(SERVICE_NAMES)},
+        ports=replica_ports(args.base_port, args.replicas),
+        replicas=args.replicas,
         extra_env={
             # The tokens `kolot-dev token` prints must pass the services' check.
             "KOLOT_JWT_SECRET": secret,
@@ -137,7 +203,7 @@ def _up(args: argparse.Namespace) -> int:
             try:
                 _say(f"starting NATS and MongoDB (data in {_shown(data_dir)})")
                 stack.start()
-                _say("starting " + ", ".join(SERVICE_NAMES))
+                _say("starting " + ", ".join(services.urls))
                 services.start()
                 _say(_banner(stack, services, data_dir, namespace=args.namespace))
                 if args.demo:

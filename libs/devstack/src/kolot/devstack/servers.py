@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 import weakref
@@ -43,6 +44,8 @@ class _Server:
     name: str
     pid_file_name: str
     log_file_name: str
+    process_marker: str | None = None
+    """What names this server in a process's command line (default: its executable's name)."""
 
     def __init__(
         self,
@@ -167,7 +170,7 @@ class _Server:
         except (FileNotFoundError, ValueError):
             pid_file.unlink(missing_ok=True)
             return
-        if _is_alive(pid, expect=self._command()[0]):
+        if _is_alive(pid, expect=self.process_marker or self._command()[0]):
             raise DevstackError(
                 f"another {self.name} (pid {pid}) is running on {self.data_dir}; "
                 "stop it first, or use another data directory"
@@ -298,6 +301,7 @@ class MongoServer(_Server):
 
     name = "nx-27017"
     pid_file_name = "nx-27017.pid"
+    process_marker = "kolot.devstack._nx"
     # nx-27017 writes its log twice: to --log-file, and to stderr (with any traceback it dies
     # of). The devstack keeps the stderr copy as the log it shows; --log-file is set only so that
     # two servers never share the default /tmp/nx_27017.log.
@@ -328,10 +332,14 @@ class MongoServer(_Server):
         return None if self.in_memory else self.data_dir / "db"
 
     def _command(self) -> list[str]:
-        script = find_executable("nx-27017", hint="the nx-27017 wheel brings it: `make install`")
+        # the wheel must be installed; it runs through kolot.devstack._nx, which rolls back the
+        # transaction of a client that died inside it (nx-27017 would keep it open for ever)
+        find_executable("nx-27017", hint="the nx-27017 wheel brings it: `make install`")
         db_dir = self.db_dir
         return [
-            str(script),
+            sys.executable,
+            "-m",
+            self.process_marker,
             "--host", _HOST,
             "-p", str(self.port),
             "--data-dir", "memory" if db_dir is None else str(db_dir),

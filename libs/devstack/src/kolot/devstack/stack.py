@@ -24,6 +24,7 @@ from kolot.devstack._process import (
     bin_dir,
     ensure_port_free,
     format_tail,
+    free_port,
     tail_lines,
 )
 from kolot.devstack.servers import MongoServer, NatsServer
@@ -146,6 +147,7 @@ class ServiceProcess:
         log_file: Path | None = None,
         echo: TextIO | None = None,
         colour: str = "",
+        prefix_width: int = _PREFIX_WIDTH,
         ready_timeout: float = 60.0,
         stop_timeout: float = 10.0,
     ) -> None:
@@ -157,7 +159,7 @@ class ServiceProcess:
         self.log_file = log_file
         self.echo = echo
         self.ready_timeout = ready_timeout
-        self._prefix = f"{colour}{name:<{_PREFIX_WIDTH}} |{_RESET if colour else ''} "
+        self._prefix = f"{colour}{name:<{prefix_width}} |{_RESET if colour else ''} "
         self._child = ChildProcess(name, command, env=env, stop_timeout=stop_timeout)
         self._recent: deque[str] = deque(maxlen=30)
         self._pump: threading.Thread | None = None
@@ -258,6 +260,11 @@ class ServiceProcess:
             self._pump = None
         return code
 
+    def kill(self) -> int | None:
+        """SIGKILL, as a crash would: no graceful shutdown, nothing in flight acked."""
+        self._child.kill()
+        return self.stop()
+
     def restart(self) -> Self:
         """Stop, start again on the same port, and wait until ready."""
         self.stop()
@@ -312,6 +319,12 @@ class ServiceGroup:
     ``extra_env``. ``commands`` replaces the ``kolot-<name>`` console script of a service (tests
     use it to run a stand-in). Output goes to ``log_dir/<name>.log``, to ``echo`` with a coloured
     prefix, or both.
+
+    ``replicas`` runs several processes of a service (``{"moderation": 4}``), as Kubernetes runs
+    a Deployment's replicas: the first keeps the service's name and port, the others are named
+    ``moderation-2``, ``moderation-3``... with the port ``ports`` gives that name, else a free
+    one. They share everything else, so a consumer's replicas share its durable JetStream
+    consumer and split the work between them.
     """
 
     def __init__(
@@ -322,6 +335,7 @@ class ServiceGroup:
         namespace: str = DEFAULT_NAMESPACE,
         services: Sequence[str] = SERVICE_NAMES,
         ports: Mapping[str, int] | None = None,
+        replicas: Mapping[str, int] | None = None,
         commands: Mapping[str, Sequence[str | os.PathLike[str]]] | None = None,
         extra_env: Mapping[str, str] | None = None,
         log_dir: Path | None = None,
@@ -333,13 +347,31 @@ class ServiceGroup:
             raise ValueError("a service group needs at least one service")
         ports = {**DEFAULT_PORTS, **(ports or {})}
         commands = commands or {}
+        replicas = dict(replicas or {})
+        unknown = sorted(set(replicas) - set(services))
+        if unknown:
+            raise ValueError(f"replicas given for services not in the group: {', '.join(unknown)}")
+        for name, count in replicas.items():
+            if count < 1:
+                raise ValueError(f"{name} needs at least one replica, not {count}")
         colours = _use_colour(echo)
         self.namespace = namespace
         self._services: dict[str, ServiceProcess] = {}
-        for index, name in enumerate(services):
-            if name not in ports:
+        self._replicas: dict[str, list[str]] = {}
+        instances = [
+            (service, replica_name(service, number))
+            for service in services
+            for number in range(1, replicas.get(service, 1) + 1)
+        ]
+        width = max(len(instance) for _, instance in instances)
+        for index, (service, name) in enumerate(instances):
+            if name in ports:
+                port = ports[name]
+            elif name == service:
                 raise ValueError(f"no port given for service {name!r}")
-            port = ports[name]
+            else:
+                port = free_port()
+            self._replicas.setdefault(service, []).append(name)
             env = {
                 **os.environ,
                 **development_environment(),
@@ -355,12 +387,13 @@ class ServiceGroup:
             }
             self._services[name] = ServiceProcess(
                 name,
-                commands.get(name) or [str(bin_dir() / f"kolot-{name}")],
+                commands.get(service) or [str(bin_dir() / f"kolot-{service}")],
                 port=port,
                 env=env,
                 log_file=log_dir / f"{name}.log" if log_dir is not None else None,
                 echo=echo,
                 colour=_COLOURS[index % len(_COLOURS)] if colours else "",
+                prefix_width=width,
                 ready_timeout=ready_timeout,
                 stop_timeout=stop_timeout,
             )
@@ -373,8 +406,12 @@ class ServiceGroup:
 
     @property
     def urls(self) -> dict[str, str]:
-        """``{"intake": "http://127.0.0.1:8001", ...}``"""
+        """``{"intake": "http://127.0.0.1:8001", ...}``, replicas under their own names."""
         return {name: service.url for name, service in self._services.items()}
+
+    def replicas(self, service: str) -> list[ServiceProcess]:
+        """Every process of one service, the first (named as the service) first."""
+        return [self._services[name] for name in self._replicas[service]]
 
     def start(self) -> Self:
         """Start every service, then wait until all are ready; on failure stop them all."""
@@ -395,7 +432,8 @@ class ServiceGroup:
             service.stop()
 
     def restart(self, name: str) -> ServiceProcess:
-        """Stop one service and start it again on the same port; returns it once ready."""
+        """Stop one process (``metrics``, ``metrics-2``...) and start it again on the same port;
+        returns it once ready."""
         return self._services[name].restart()
 
     def exited(self) -> dict[str, int]:
@@ -416,6 +454,11 @@ class ServiceGroup:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def replica_name(service: str, number: int) -> str:
+    """``moderation`` for the first replica, ``moderation-2`` for the second..."""
+    return service if number == 1 else f"{service}-{number}"
 
 
 def _wait_until_ready(services: Sequence[ServiceProcess], *, timeout: float | None = None) -> None:

@@ -21,6 +21,7 @@ from kolot.common.events import (
     CampaignClosed,
     CampaignCreated,
     CampaignOpened,
+    CampaignPurged,
     CampaignUpdated,
     CommentFlagged,
     CommentSubmitted,
@@ -48,8 +49,16 @@ from kolot.intake.handlers import (
     PARTICIPANT_TYPES,
     Projector,
 )
+from kolot.intake.pages.forms import FormGuard
 from kolot.intake.ratelimit import Rate, RateLimiter
 from kolot.intake.repository import INDEXES, IntakeRepository
+from kolot.intake.retention import (
+    RetentionSchedule,
+    forget_in_contributions,
+    forget_in_participants,
+    forgetting,
+    stream_log_purger,
+)
 from kolot.intake.service import IntakeError, IntakeService
 from kolot.intake.settings import IntakeSettings
 from kolot.intake.uploads import MAX_BODY_BYTES, Uploads
@@ -64,20 +73,25 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     projector = Projector(repository)
     streams = runtime.streams
     runtime.consumer(
-        ConsumerSpec(
-            name="intake-comments",
-            stream="events",
-            # votes and appeals in the same consumer: one order, so a comment's support is
-            # counted after the comment itself is projected
-            subject=(
-                streams.events_subject("comment", "*"),
-                streams.events_subject("vote", "*"),
-                streams.events_subject("appeal", "*"),
-                streams.events_subject("participant", "erased"),
+        forgetting(
+            ConsumerSpec(
+                name="intake-comments",
+                stream="events",
+                # votes and appeals in the same consumer: one order, so a comment's support is
+                # counted after the comment itself is projected
+                subject=(
+                    streams.events_subject("comment", "*"),
+                    streams.events_subject("vote", "*"),
+                    streams.events_subject("appeal", "*"),
+                    streams.events_subject("participant", "erased"),
+                ),
+                handler=projector.on_comment_events,
+                types=COMMENT_TYPES,
+                description="Projects comments, their moderation, votes, appeals and erasures.",
             ),
-            handler=projector.on_comment_events,
-            types=COMMENT_TYPES,
-            description="Projects comments, their moderation, votes, appeals and erasures.",
+            streams,
+            repository,
+            forget_in_contributions,
         )
     )
     runtime.consumer(
@@ -94,16 +108,21 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         )
     )
     runtime.consumer(
-        ConsumerSpec(
-            name="intake-participants",
-            stream="events",
-            subject=(
-                streams.events_subject("participant", "*"),
-                streams.events_subject("response", "*"),
+        forgetting(
+            ConsumerSpec(
+                name="intake-participants",
+                stream="events",
+                subject=(
+                    streams.events_subject("participant", "*"),
+                    streams.events_subject("response", "*"),
+                ),
+                handler=projector.on_participant_events,
+                types=PARTICIPANT_TYPES,
+                description="Projects participants (sealed contacts, memberships) and responses.",
             ),
-            handler=projector.on_participant_events,
-            types=PARTICIPANT_TYPES,
-            description="Projects participants (sealed contacts, memberships) and responses.",
+            streams,
+            repository,
+            forget_in_participants,
         )
     )
     campaign_events = (
@@ -120,6 +139,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         ParticipantRegistered,
         ParticipantVerified,
         ParticipantErased,
+        CampaignPurged,
         CommentSubmitted,
         CommentFlagged,
         AppealFiled,
@@ -127,7 +147,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         VoteCast,
         VisitRecorded,
     )
-    runtime.publishes("public", *campaign_events, OutcomePublished)
+    runtime.publishes("public", *campaign_events, OutcomePublished, CampaignPurged)
 
     service = IntakeService(
         publisher=runtime.publisher,
@@ -168,32 +188,61 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             except Exception:  # the next round tries again; the schedule must not die
                 log.exception("scheduled campaign changes failed; retrying")
 
-    async def follow_campaigns(rt: Runtime) -> None:
-        """Every replica keeps every campaign in memory: an ephemeral ordered consumer replays
-        the campaign events (few) and follows new ones, until the app stops."""
+    tokens = ParticipantTokens(settings.participant_secret.get_secret_value())
 
-        async def on_campaign_message(msg: Msg) -> None:
+    async def follow_campaigns(rt: Runtime) -> None:
+        """Every replica keeps every campaign in memory, and knows every erased participant (whose
+        tokens it then refuses): ephemeral ordered consumers replay those events (few) and follow
+        new ones, until the app stops."""
+
+        async def on_message(msg: Msg) -> None:
             try:
                 event = parse_event(msg.data)
             except UndecodableEvent:
                 return
             if event.type in CAMPAIGN_TYPES:
                 directory.apply(event.data)
+            elif isinstance(event, ParticipantErased):
+                tokens.revoke(event.data.participant_id)
 
-        subscription = await jetstream(rt.broker).subscribe(
-            streams.events_subject("campaign", "*"),
-            cb=on_campaign_message,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-            idle_heartbeat=5.0,
-        )
+        subscriptions = [
+            await jetstream(rt.broker).subscribe(
+                subject,
+                cb=on_message,
+                ordered_consumer=True,
+                deliver_policy=DeliverPolicy.ALL,
+                idle_heartbeat=5.0,
+            )
+            for subject in (
+                streams.events_subject("campaign", "*"),
+                streams.events_subject("participant", "erased"),
+            )
+        ]
         try:
             task = asyncio.current_task()
             # a stop that came while subscribing can be swallowed inside nats-py: honour it
             if task is None or not task.cancelling():
                 await asyncio.Event().wait()
         finally:
-            await subscription.unsubscribe()
+            for subscription in subscriptions:
+                await subscription.unsubscribe()
+
+    retention = RetentionSchedule(
+        repository=repository,
+        publisher=runtime.publisher,
+        default_days=settings.retention_default_days,
+        purge_log=stream_log_purger(runtime) if settings.retention_purge_log else None,
+        not_before_days=settings.meeting_upload_grace_days,
+    )
+
+    async def keep_retention(rt: Runtime) -> None:
+        """Purges consultations whose retention has run out (every replica; one id each)."""
+        while True:
+            await asyncio.sleep(settings.retention_check_seconds)
+            try:
+                await retention.run()
+            except Exception:  # the next round tries again
+                log.exception("retention purge failed; retrying")
 
     async def keep_uploads(rt: Runtime) -> None:
         """Meeting uploads run as tasks of this replica; shutting down stops them (resumable)."""
@@ -204,7 +253,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         title="Kolot intake",
         description="Consultations, participants and every contribution, accepted log first.",
         routers=routers,
-        background=[follow_campaigns, keep_schedule, keep_uploads],
+        background=[follow_campaigns, keep_schedule, keep_uploads, keep_retention],
         body_limits=[(r"/v1/campaigns/[^/]+/uploads", MAX_BODY_BYTES)],
     )
     app.add_exception_handler(IntakeError, on_intake_error)
@@ -219,7 +268,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     )
     app.state.intake = service
     app.state.limits = limits
-    app.state.participant_tokens = ParticipantTokens(settings.participant_secret.get_secret_value())
+    app.state.participant_tokens = tokens
     app.state.channels = channels
+    app.state.page_forms = FormGuard(settings.participant_secret.get_secret_value())
     app.state.uploads = uploads
     return app

@@ -58,7 +58,10 @@ def sign_receipt(secret: str, receipt: Receipt) -> str:
 
 def verify_receipt(secret: str, token: str) -> Receipt:
     """Raises ``jwt.PyJWTError`` when the receipt was not issued by this installation."""
-    claims = jwt.decode(token, secret, algorithms=["HS256"], issuer="kolot/intake")
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer="kolot/intake")
+    except UnicodeError as exc:  # e.g. a lone surrogate, which PyJWT lets through
+        raise jwt.DecodeError("a receipt is ASCII") from exc
     if claims.get("typ") != RECEIPT_TYPE:
         raise jwt.InvalidTokenError("not a Kolot receipt")
     return Receipt(

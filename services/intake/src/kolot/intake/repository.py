@@ -28,17 +28,30 @@ INDEXES = {
         IndexModel([("parent_id", ASCENDING), ("sort_key", ASCENDING)]),
         IndexModel([("participant_id", ASCENDING)]),
     ],
-    "votes": [IndexModel([("target_id", ASCENDING)]), IndexModel([("participant_id", ASCENDING)])],
+    "votes": [
+        IndexModel([("target_id", ASCENDING)]),
+        IndexModel([("participant_id", ASCENDING)]),
+        IndexModel([("campaign_id", ASCENDING)]),  # a retention purge
+    ],
     "responses": [
         IndexModel([("campaign_id", ASCENDING)]),
         IndexModel([("participant_id", ASCENDING)]),
     ],
-    "participants": [],
-    "memberships": [IndexModel([("participant_id", ASCENDING)])],
-    "redemptions": [],
+    "participants": [IndexModel([("campaign_id", ASCENDING)])],
+    "memberships": [
+        IndexModel([("participant_id", ASCENDING)]),
+        IndexModel([("campaign_id", ASCENDING)]),
+    ],
+    "redemptions": [
+        IndexModel([("participant_id", ASCENDING)]),
+        IndexModel([("campaign_id", ASCENDING)]),
+    ],
     "outcomes": [IndexModel([("campaign_id", ASCENDING), ("published_at", DESCENDING)])],
     "uploads": [IndexModel([("campaign_id", ASCENDING), ("created_at", DESCENDING)])],
 }
+
+UNPUBLISHED = ("pending", "review", "rejected", "hidden", "clustered")
+"""Comment statuses whose text never was (or no longer is) public."""
 
 SUPPORT_OFFSET = 10**9
 """``rank`` is ``<support + offset, zero-padded>.<sort_key>``: one string that orders by support,
@@ -127,6 +140,21 @@ class IntakeRepository:
         if after:
             query["sort_key"] = {"$gt": after}
         cursor = self.comments.find(query).sort("sort_key", ASCENDING).limit(limit)
+        return await cursor.to_list(None)
+
+    async def published_replies(self, parent_ids: Sequence[str], *, limit: int) -> list[Document]:
+        """The published replies to any of ``parent_ids``, oldest first: one read per level of a
+        page's threads, however many comments the page shows."""
+        query = {"parent_id": {"$in": list(parent_ids)}, "status": "published"}
+        cursor = self.comments.find(query).sort("sort_key", ASCENDING).limit(limit)
+        return await cursor.to_list(None)
+
+    async def own_comments(
+        self, participant_id: str, *, campaign_id: str, limit: int
+    ) -> list[Document]:
+        """A participant's own comments in a campaign, newest first, whatever their status."""
+        query = {"participant_id": participant_id, "campaign_id": campaign_id}
+        cursor = self.comments.find(query).sort("sort_key", DESCENDING).limit(limit)
         return await cursor.to_list(None)
 
     async def get_comment(self, comment_id: str) -> Document | None:
@@ -223,6 +251,99 @@ class IntakeRepository:
     async def outcomes(self, campaign_id: str) -> list[Document]:
         cursor = self.collection("outcomes").find({"campaign_id": campaign_id})
         return await cursor.sort("published_at", DESCENDING).limit(100).to_list(None)
+
+    # erasure and retention (kolot.intake.retention) -------------------------------------------
+
+    async def unlink_votes(self, *, participant_ids: Sequence[str]) -> None:
+        await self.collection("votes").update_many(
+            {"participant_id": {"$in": list(participant_ids)}}, {"$set": {"participant_id": None}}
+        )
+
+    async def unlink_redemptions(self, *, participant_ids: Sequence[str]) -> None:
+        # the claim stays (the invitation is still used up), without who used it
+        await self.collection("redemptions").update_many(
+            {"participant_id": {"$in": list(participant_ids)}}, {"$set": {"participant_id": None}}
+        )
+
+    async def unpurged_campaigns(self, statuses: Sequence[str]) -> list[CampaignSnapshot]:
+        cursor = self.campaigns.find({"status": {"$in": list(statuses)}})
+        return [_campaign(doc) async for doc in cursor if not doc.get("purged_at")]
+
+    async def mark_purged(self, campaign_ids: Sequence[str], *, at: str) -> None:
+        # only the first time: the scheduler and the projector both record it
+        for campaign_id in campaign_ids:
+            await self.campaigns.update_one(
+                {"_id": campaign_id, "purged_at": None}, {"$set": {"purged_at": at}}
+            )
+
+    async def participants_only_of(self, campaign_id: str) -> list[str]:
+        """The participants whose every link to Kolot is this campaign: registered through it or
+        taking part in it, and neither registered through nor taking part in another one."""
+        linked = ("comments", "votes", "responses", "memberships", "redemptions")
+        candidates: set[str] = set()
+        async for doc in self.collection("participants").find(
+            {"campaign_id": campaign_id}, {"_id": 1}
+        ):
+            candidates.add(str(doc["_id"]))
+        for name in linked:
+            async for doc in self.collection(name).find(
+                {"campaign_id": campaign_id}, {"participant_id": 1}
+            ):
+                if doc.get("participant_id"):
+                    candidates.add(str(doc["participant_id"]))
+        elsewhere: set[str] = set()
+        ordered = sorted(candidates)
+        for begin in range(0, len(ordered), 1000):
+            chunk = ordered[begin : begin + 1000]
+            async for doc in self.collection("participants").find(
+                {"_id": {"$in": chunk}}, {"campaign_id": 1}
+            ):
+                if doc.get("campaign_id") not in (None, campaign_id):
+                    elsewhere.add(str(doc["_id"]))
+            for name in linked:
+                async for doc in self.collection(name).find(
+                    {"participant_id": {"$in": chunk}}, {"participant_id": 1, "campaign_id": 1}
+                ):
+                    if doc.get("campaign_id") != campaign_id:
+                        elsewhere.add(str(doc["participant_id"]))
+        return sorted(candidates - elsewhere)
+
+    async def purge_contributions(self, campaign_ids: Sequence[str]) -> None:
+        """Comments and votes of purged campaigns: no author, no raw text, and no text at all
+        where it was never (or is no longer) public.
+
+        Each step skips what an earlier attempt did (``purged``; a text already gone), so a
+        purge redelivered while a large one is still running resumes it rather than redoing it.
+        """
+        of: Document = {"campaign_id": {"$in": list(campaign_ids)}}
+        await self.comments.update_many(
+            {**of, "purged": None},
+            {"$set": {"participant_id": None, "purged": True}, "$unset": {"text": ""}},
+        )
+        # found with $ne, written by id: nx-27017 does not match $ne in update filters
+        cursor = self.comments.find(
+            {**of, "status": {"$in": list(UNPUBLISHED)}, "public_text": {"$ne": None}}, {"_id": 1}
+        )
+        hidden = [doc["_id"] async for doc in cursor]
+        for begin in range(0, len(hidden), 1000):
+            await self.comments.update_many(
+                {"_id": {"$in": hidden[begin : begin + 1000]}}, {"$unset": {"public_text": ""}}
+            )
+        await self.collection("votes").update_many(
+            {**of, "purged": None}, {"$set": {"participant_id": None, "purged": True}}
+        )
+
+    async def purge_participation(self, campaign_ids: Sequence[str]) -> None:
+        """Responses unlinked; memberships and invitation claims deleted; registrations through
+        the campaign no longer say so; bulk uploads keep their counts, not their row errors."""
+        of = {"campaign_id": {"$in": list(campaign_ids)}}
+        await self.collection("responses").update_many(of, {"$set": {"participant_id": None}})
+        await self.collection("memberships").delete_many(of)
+        await self.collection("redemptions").delete_many(of)
+        await self.collection("participants").update_many(
+            of, {"$set": {"campaign_id": None, "invitation_id": None}}
+        )
+        await self.collection("uploads").update_many(of, {"$set": {"errors": []}})
 
     @staticmethod
     async def _bulk_ignoring_stale(

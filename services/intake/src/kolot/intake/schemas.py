@@ -16,6 +16,7 @@ from kolot.common.events import (
     ParticipantKind,
     QuestionKind,
 )
+from kolot.intake.text import clean_text
 
 _SHORT = 300
 _LONG = 20_000
@@ -26,10 +27,18 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _cleaned(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
+
+
 class LocalizedIn(_Body):
     he: str | None = Field(default=None, max_length=_LONG)
     ar: str | None = Field(default=None, max_length=_LONG)
     en: str | None = Field(default=None, max_length=_LONG)
+
+    # campaign texts are published as they are: the same cleaning as contributions (no bidi
+    # overrides, invisibles or control characters), for every subclass's fields too
+    _clean = field_validator("he", "ar", "en")(_cleaned)
 
     def is_empty(self) -> bool:
         return not any(v and v.strip() for v in (self.he, self.ar, self.en))
@@ -140,6 +149,7 @@ class CampaignFields(_Body):
     questions: list[QuestionIn] | None = Field(default=None, max_length=200)
     flag_threshold: int | None = Field(default=None, ge=1, le=1000)
     organiser: str | None = Field(default=None, max_length=_SHORT)
+    _clean_organiser = field_validator("organiser")(_cleaned)
     priority: PriorityIn | None = None
     retention_days: int | None = Field(default=None, ge=1, le=36_500)
     keyword: str | None = Field(default=None, pattern=_KEYWORD)
@@ -220,6 +230,8 @@ class ContactIn(_Body):
     phone: str | None = Field(default=None, max_length=20, pattern=r"^\+?[0-9 \-]{6,20}$")
     name: str | None = Field(default=None, max_length=200)
     organisation: str | None = Field(default=None, max_length=200)
+    # shown in the messages notify sends: no bidi overrides or invisibles there either
+    _clean = field_validator("name", "organisation")(_cleaned)
 
 
 class ConsentIn(_Body):

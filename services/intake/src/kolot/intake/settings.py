@@ -16,6 +16,15 @@ class IntakeSettings(ServiceSettings):
     campaign_refresh_seconds: float = Field(default=5.0, gt=0)
     """How often each replica looks for consultations due to open or close on schedule."""
 
+    retention_default_days: int | None = Field(default=None, ge=1, le=36_500)
+    """Days a closed consultation is kept when it sets no ``retention_days`` of its own; None:
+    such consultations are kept until an operator sets one (docs/privacy.md)."""
+    retention_check_seconds: float = Field(default=60.0, gt=0)
+    """How often each replica looks for consultations whose retention has run out."""
+    retention_purge_log: bool = True
+    """Also purge a purged consultation's personal events from the stream (docs/privacy.md): on
+    by default, since a retention that leaves the raw texts and ids in the log is not one."""
+
     contact_keys: SecretStr
     """Fernet keys (comma-separated, newest first) sealing contact details; notify has them too."""
     channel_secret: SecretStr

@@ -192,6 +192,10 @@ def _parse_json(text: str) -> list[Row]:
         raise UploadFormatError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
+    except (ValueError, RecursionError) as exc:
+        # valid JSON Python will not read: a number of over 4,300 digits, or nesting deeper
+        # than the interpreter's recursion limit (both escaped as a 500 before)
+        raise UploadFormatError(f"unreadable JSON: {str(exc)[:100]}") from exc
     if isinstance(document, dict) and isinstance(document.get("rows"), list):
         document = document["rows"]
     if not isinstance(document, list):
@@ -413,6 +417,9 @@ def _answers(raw: Any, error: Any) -> dict[str, Any] | None:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
             error("answers", f"invalid JSON ({exc.msg} at column {exc.colno})")
+            return None
+        except (ValueError, RecursionError):
+            error("answers", "unreadable JSON (a number too long or nesting too deep)")
             return None
     if not isinstance(raw, dict):
         error("answers", "give a JSON object of question id to answer")

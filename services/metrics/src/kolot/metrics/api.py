@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
-from kolot.common.auth import Role, Staff
+from kolot.common.auth import AuthError, Role, Staff
 from kolot.common.problems import Problem
-from kolot.common.web import RuntimeDep, require_staff
-from kolot.metrics.report import render_html
+from kolot.common.web import BearerDep, RuntimeDep, require_staff
+from kolot.metrics.report import render_html, render_login
 from kolot.metrics.repository import MetricsRepository
 from kolot.metrics.schemas import CampaignStats, Funnel, Report, Timeseries
 from kolot.metrics.service import MetricsService
@@ -28,15 +30,22 @@ STEP_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 STEP_PATTERN = r"^[1-9][0-9]{0,3}[mhdw]$"
 MAX_POINTS = 2000
 
-# The page needs nothing but its own inline styles and SVG: forbid everything else, so even a
-# text that escaped escaping could not run or fetch anything.
+# The pages load nothing but the service's own stylesheet and script (and fetch the report from
+# the same origin): forbid everything else, so even a text that escaped escaping could not run or
+# fetch anything. The sign-in form posts only to the service itself.
 HTML_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # figures for staff only: no shared cache may keep them; the page depends on who asks
+    "Cache-Control": "private, no-store",
+    "Vary": "Accept, Authorization",
 }
+ANALYST = require_staff(Role.ANALYST)
+MAX_TOKEN_FORM = 16 * 1024
 
 UNKNOWN_CAMPAIGN = (
     " Metrics learns of a campaign only through its events, so it cannot tell an unknown "
@@ -143,11 +152,15 @@ async def campaign_timeseries(
 
 @router.get(
     "/campaigns/{campaign_id}/report",
-    summary="What we heard: totals, top clusters, moderation transparency, reach, outcome",
+    summary="What we heard: totals, funnel, participation over time, channels and circles, "
+    "representativeness, moderation transparency, outcome",
     description=(
-        "JSON by default; an HTML page with charts (inline SVG, no script) with `format=html` "
+        "JSON by default; an HTML page with charts (inline SVG) with `format=html` "
         "or `Accept: text/html`. The language is `lang`, else the campaign's default language; "
-        "Hebrew and Arabic pages are right-to-left." + UNKNOWN_CAMPAIGN
+        "Hebrew and Arabic pages are right-to-left. A browser that asks for the page without a "
+        "token (`Accept` prefers `text/html`, no `Authorization`) gets a sign-in page instead, "
+        "whose script keeps the analyst's token in the tab and fetches the report with it."
+        + UNKNOWN_CAMPAIGN
     ),
     responses={
         **ERRORS,
@@ -158,18 +171,66 @@ async def campaign_timeseries(
 async def campaign_report(
     request: Request,
     campaign_id: CampaignIdPath,
-    _staff: AnalystDep,
-    service: ServiceDep,
+    runtime: RuntimeDep,
+    credentials: BearerDep,
     format: Annotated[Literal["json", "html"] | None, Query()] = None,
     lang: Annotated[Literal["he", "ar", "en"] | None, Query()] = None,
 ) -> Response:
-    report = await service.report(campaign_id, language=lang)
+    accept = request.headers.get("accept", "")
+    if credentials is None and _prefers_html(accept):
+        # A person in a browser, who cannot send a header: the page to give a token from.
+        language = lang or _browser_language(request.headers.get("accept-language", ""))
+        return HTMLResponse(
+            render_login(campaign_id=campaign_id, language=language), headers=HTML_HEADERS
+        )
+    await ANALYST(runtime, credentials)
     if format is None:
-        accept = request.headers.get("accept", "")
         format = "html" if _prefers_html(accept) else "json"
+    # the store is read only once the token is known good
+    report = await get_service(runtime).report(campaign_id, language=lang)
     if format == "html":
         return HTMLResponse(render_html(report), headers=HTML_HEADERS)
     return JSONResponse(report.model_dump(mode="json"))
+
+
+@router.post(
+    "/campaigns/{campaign_id}/report",
+    summary="The report page for a token posted from the sign-in form (browsers without script)",
+    include_in_schema=False,
+)
+async def campaign_report_form(
+    request: Request,
+    campaign_id: CampaignIdPath,
+    runtime: RuntimeDep,
+    lang: Annotated[Literal["he", "ar", "en"] | None, Query()] = None,
+) -> Response:
+    language = lang or _browser_language(request.headers.get("accept-language", ""))
+    body = await request.body()
+    fields = parse_qs(body[:MAX_TOKEN_FORM].decode("utf-8", "replace"), max_num_fields=4)
+    token = (fields.get("token") or [""])[0].strip().removeprefix("Bearer ").strip()
+    try:
+        if not token:
+            raise AuthError("no token given")
+        await ANALYST(runtime, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
+    except AuthError as refused:
+        message = "empty" if not token else str(refused.status)
+        return HTMLResponse(
+            render_login(campaign_id=campaign_id, language=language, message=message),
+            status_code=refused.status if token else 422,
+            headers=HTML_HEADERS,
+        )
+    # the store is read only once the token is known good
+    report = await get_service(runtime).report(campaign_id, language=lang)
+    return HTMLResponse(render_html(report), headers=HTML_HEADERS)
+
+
+def _browser_language(accept_language: str) -> str:
+    """The first of Kolot's languages the browser lists (Hebrew when it lists none)."""
+    for part in accept_language.split(","):
+        primary = part.split(";")[0].strip().lower()[:2]
+        if primary in ("he", "ar", "en"):
+            return primary
+    return "he"
 
 
 def _prefers_html(accept: str) -> bool:

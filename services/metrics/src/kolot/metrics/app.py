@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from kolot.common import web
 from kolot.common.runtime import Runtime
 from kolot.metrics.api import router
+from kolot.metrics.assets import router as assets_router
 from kolot.metrics.exposition import CountersCollector
 from kolot.metrics.handlers import all_events_consumer
 from kolot.metrics.models import INDEXES
 from kolot.metrics.repository import MetricsRepository
+from kolot.metrics.retention import Forgetting, forgetting
 from kolot.metrics.service import MetricsService
 from kolot.metrics.settings import MetricsSettings
 
@@ -43,7 +45,7 @@ async def refresh_snapshot(runtime: Runtime, collector: CountersCollector, inter
 def create_app(settings: MetricsSettings) -> FastAPI:
     # every collection is declared so it exists before the first transaction writes to it
     runtime = Runtime(settings, indexes=INDEXES)
-    runtime.consumer(all_events_consumer(runtime))
+    runtime.consumer(forgetting(all_events_consumer(runtime), Forgetting(lambda: runtime.db)))
     collector = CountersCollector(
         max_sources=settings.max_sources_per_campaign,
         max_campaigns=settings.max_campaign_labels,
@@ -58,7 +60,7 @@ def create_app(settings: MetricsSettings) -> FastAPI:
         runtime,
         title="Kolot metrics",
         description=DESCRIPTION,
-        routers=[router],
+        routers=[router, assets_router],
         background=[refresh],
     )
     app.state.collector = collector

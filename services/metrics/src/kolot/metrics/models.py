@@ -55,6 +55,12 @@ INDEXES: dict[str, list[IndexModel]] = {
 YES = "yes"
 
 
+def _shallow(state: Any) -> Document:
+    """A flat state's fields as a document: ``asdict`` without its deep copies (a batch writes
+    thousands of states; their values are texts and numbers)."""
+    return {name: getattr(state, name) for name in state.__dataclass_fields__}
+
+
 def order_key(at: str, event_id: str, rank: int = 0) -> str:
     """How two facts about one thing are ordered: by event time, then ``rank``, then event id.
 
@@ -90,7 +96,7 @@ class CommentState:
     """The derived status (``stats.COMMENT_STATUSES``) last counted for this comment."""
 
     def to_document(self) -> Document:
-        return asdict(self)
+        return _shallow(self)
 
     @classmethod
     def from_document(cls, document: Document) -> CommentState:
@@ -107,7 +113,7 @@ class ParticipantState:
     erased: str | None = None
 
     def to_document(self) -> Document:
-        return asdict(self)
+        return {**_shallow(self), "profile": dict(self.profile)}
 
     @classmethod
     def from_document(cls, document: Document) -> ParticipantState:
@@ -130,7 +136,7 @@ class ContributorState:
     """Set once the participant's source and profile have been counted for this campaign."""
 
     def to_document(self) -> Document:
-        return asdict(self)
+        return _shallow(self)
 
     @classmethod
     def from_document(cls, document: Document) -> ContributorState:
@@ -156,7 +162,7 @@ class DisseminationState:
     key: str
 
     def to_document(self) -> Document:
-        return asdict(self)
+        return _shallow(self)
 
     @classmethod
     def from_document(cls, document: Document) -> DisseminationState:
@@ -174,7 +180,7 @@ class ClusterState:
     language: str | None = None
 
     def to_document(self) -> Document:
-        return asdict(self)
+        return _shallow(self)
 
     @classmethod
     def from_document(cls, document: Document) -> ClusterState:

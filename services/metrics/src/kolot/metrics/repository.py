@@ -82,36 +82,11 @@ class MetricsRepository:
         return states
 
     async def write(self, plan: Plan, *, now: datetime, session: AsyncClientSession) -> None:
-        """Write a batch's plan: one ``bulk_write`` per collection it changes, in ``session``."""
-        counters: list[UpdateOne] = []
-        for delta in plan.deltas.values():
-            selector = {"_id": delta.campaign_id}
-            # Upsert first, then increment: nx-27017 stores the dotted paths of an upserting
-            # ``$inc`` as literal field names ("comments.submitted") instead of nested documents,
-            # and refuses ``$setOnInsert`` beside ``$inc``; on an existing document both servers
-            # nest the paths.
-            first = {"first_event_at": stamp(delta.first_event_at)}
-            counters.append(UpdateOne(selector, {"$min": first}, upsert=True))
-            counters.append(
-                UpdateOne(
-                    selector,
-                    {
-                        "$max": {
-                            "last_event_at": stamp(delta.last_event_at),
-                            "updated_at": stamp(now),
-                            "largest_cluster": delta.largest_cluster,
-                        }
-                    },
-                )
-            )
-            # nx-27017 writes literal dotted field names when one update names more than 63
-            # paths, so a batch's increments go in slices
-            paths = sorted(delta.inc.items())
-            for start in range(0, len(paths), MAX_PATHS_PER_UPDATE):
-                chunk = dict(paths[start : start + MAX_PATHS_PER_UPDATE])
-                counters.append(UpdateOne(selector, {"$inc": chunk}))
-        await self._bulk(self._counters, counters, session)
+        """Write a batch's plan: one ``bulk_write`` per collection it changes, in ``session``.
 
+        The counters go last: nx-27017 does not isolate a transaction from readers, and a reader
+        that sees a batch's events counted should find the states they changed.
+        """
         hours = [
             # flat field names: an upserting $inc on them is safe on both servers, and the
             # equality fields of the filter are copied into an inserted document
@@ -130,6 +105,36 @@ class MetricsRepository:
         await self._replace(self._disseminations, plan.disseminations, session)
         await self._replace(self._clusters, plan.clusters, session)
         await self._replace(self._campaigns, plan.campaigns, session)
+
+        counters: list[UpdateOne] = []
+        for delta in plan.deltas.values():
+            selector = {"_id": delta.campaign_id}
+            # Upsert first, then increment: nx-27017 stores the dotted paths of an upserting
+            # ``$inc`` as literal field names ("comments.submitted") instead of nested documents,
+            # and refuses ``$setOnInsert`` beside ``$inc``; on an existing document both servers
+            # nest the paths. The upsert names flat fields only (one operation per campaign and
+            # batch besides the increments: each costs nx-27017 a rewrite of the document).
+            counters.append(
+                UpdateOne(
+                    selector,
+                    {
+                        "$min": {"first_event_at": stamp(delta.first_event_at)},
+                        "$max": {
+                            "last_event_at": stamp(delta.last_event_at),
+                            "updated_at": stamp(now),
+                            "largest_cluster": delta.largest_cluster,
+                        },
+                    },
+                    upsert=True,
+                )
+            )
+            # nx-27017 writes literal dotted field names when one update names more than 63
+            # paths, so a batch's increments go in slices
+            paths = sorted(delta.inc.items())
+            for start in range(0, len(paths), MAX_PATHS_PER_UPDATE):
+                chunk = dict(paths[start : start + MAX_PATHS_PER_UPDATE])
+                counters.append(UpdateOne(selector, {"$inc": chunk}))
+        await self._bulk(self._counters, counters, session)
 
     async def _replace(
         self, collection: AsyncCollection[Document], states: dict[str, Any], session: Session

@@ -213,6 +213,9 @@ class Report(BaseModel):
     top_clusters: list[TopCluster]
     moderation: ModerationStats
     funnel: list[FunnelStep]
+    funnel_total: FunnelStep | None = Field(
+        default=None, description="the funnel of every source together (invited -> took part)"
+    )
     representativeness: Representativeness
     timeline: list[TimeseriesPoint] = Field(description="per day")
     outcome: Outcome | None

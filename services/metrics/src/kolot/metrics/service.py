@@ -91,7 +91,7 @@ class MetricsService:
         info = campaign_info(campaign)
         language = language or (info.default_language if info else "he")
         now = datetime.now(UTC)
-        steps, _total = funnel(counters, await self._repository.disseminations(campaign_id))
+        steps, total = funnel(counters, await self._repository.disseminations(campaign_id))
         queues = await self._repository.held([campaign_id])
         outcome = None
         if campaign is not None and campaign.outcome is not None:
@@ -109,6 +109,7 @@ class MetricsService:
             ],
             moderation=moderation_stats(counters, queues.get(campaign_id), now=now),
             funnel=steps,
+            funnel_total=total,
             representativeness=representativeness(counters.profile, targets_of(campaign)),
             timeline=timeseries(await self._repository.hours(campaign_id), step_seconds=DAY),
             outcome=outcome,

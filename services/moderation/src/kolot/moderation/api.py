@@ -1,18 +1,22 @@
 """HTTP routes for moderators: the review queue, decisions (one or many), appeals, the audit log,
-and the campaign's transparency report."""
+the campaign's transparency report, active surge alerts, and who a staff token belongs to."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Collection
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from kolot.common.auth import Role, Staff
 from kolot.common.problems import Problem
+from kolot.common.store import Document
 from kolot.common.web import require_staff
 from kolot.moderation.models import AppealStatus
 from kolot.moderation.repository import QueueFilter
 from kolot.moderation.schemas import (
+    AlertPublic,
+    AlertsPublic,
     AppealDecidedPublic,
     AppealDecisionCreate,
     AppealPublic,
@@ -24,7 +28,9 @@ from kolot.moderation.schemas import (
     BulkResult,
     CommentReviewPublic,
     DecisionCreate,
+    QueueItemPublic,
     QueuePublic,
+    StaffPublic,
 )
 from kolot.moderation.service import (
     AppealConflict,
@@ -42,7 +48,21 @@ def get_service(request: Request) -> ModerationService:
     return service
 
 
+class ConsoleReads(Protocol):
+    """Reads the console needs beside the service's (the repository answers them)."""
+
+    async def active_alerts(self, *, campaign_id: str | None, limit: int) -> list[Document]: ...
+    async def cluster_counts(self, cluster_ids: Collection[str]) -> dict[str, tuple[int, int]]: ...
+
+
+async def get_reads(request: Request) -> ConsoleReads:
+    reads: ConsoleReads = request.app.state.reads
+    return reads
+
+
 ServiceDep = Annotated[ModerationService, Depends(get_service)]
+ReadsDep = Annotated[ConsoleReads, Depends(get_reads)]
+StaffDep = Annotated[Staff, Depends(require_staff(*Role))]
 ModeratorDep = Annotated[Staff, Depends(require_staff(Role.MODERATOR))]
 ReaderDep = Annotated[Staff, Depends(require_staff(Role.MODERATOR, Role.ANALYST))]
 CommentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -57,6 +77,7 @@ router = APIRouter(prefix="/v1", tags=["moderation"])
 async def queue(
     staff: ModeratorDep,
     service: ServiceDep,
+    reads: ReadsDep,
     campaign_id: OptionalId = None,
     language: Annotated[str | None, Query(pattern="^(he|ar|en|und)$")] = None,
     reason: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
@@ -76,7 +97,8 @@ async def queue(
         ),
         limit=limit,
     )
-    return QueuePublic(items=[CommentReviewPublic.of(record) for record in records])
+    clusters = await reads.cluster_counts({r.cluster_id for r in records if r.cluster_id})
+    return QueuePublic(items=[QueueItemPublic.of_queued(record, clusters) for record in records])
 
 
 @router.post(
@@ -212,3 +234,43 @@ async def transparency(
     campaign_id: CampaignId, staff: ReaderDep, service: ServiceDep
 ) -> TransparencyReport:
     return await service.transparency(campaign_id)
+
+
+@router.get("/me", summary="Who the staff token belongs to, and its roles (any staff role)")
+async def me(staff: StaffDep) -> StaffPublic:
+    return StaffPublic(subject=staff.subject, roles=sorted(role.value for role in staff.roles))
+
+
+@router.get(
+    "/alerts",
+    summary="Surge alerts raised and not cleared yet, newest first",
+    responses={422: {"description": "Only active alerts are listed"}},
+)
+async def alerts(
+    staff: ModeratorDep,
+    reads: ReadsDep,
+    active: Annotated[bool, Query(description="Only true: cleared alerts are not kept")] = True,
+    campaign_id: OptionalId = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AlertsPublic:
+    if not active:
+        raise Problem(
+            422,
+            "alerts-active-only",
+            "Only active alerts are listed",
+            "Cleared alerts are on the bus (moderation.alert with state 'cleared'), not here.",
+        )
+    found = await reads.active_alerts(campaign_id=campaign_id, limit=limit)
+    return AlertsPublic(
+        items=[
+            AlertPublic(
+                alert_id=doc["alert_id"],
+                campaign_id=doc["campaign_id"],
+                kind=doc["kind"],
+                severity=doc["severity"],
+                state=doc["state"],
+                at=doc["at"],
+            )
+            for doc in found
+        ]
+    )

@@ -13,10 +13,11 @@ from kolot.common.events import (
     ModerationAlert,
 )
 from kolot.common.runtime import Runtime
-from kolot.moderation import api
-from kolot.moderation.campaign_log import StreamCampaignLog
+from kolot.moderation import api, console
+from kolot.moderation.campaign_log import StreamCampaignLog, follow_campaigns
 from kolot.moderation.handlers import consumer_specs
 from kolot.moderation.repository import INDEXES, MongoModerationRepository
+from kolot.moderation.retention import Forgetting, forgetting
 from kolot.moderation.service import ModerationService
 from kolot.moderation.settings import ModerationSettings
 
@@ -29,8 +30,10 @@ def create_app(settings: ModerationSettings) -> FastAPI:
         campaign_log=StreamCampaignLog(runtime),
         unknown_campaign_mode=settings.unknown_campaign_mode,
         watch_every=settings.surge_check_seconds,
+        burst_per_address=settings.burst_per_address,
     )
-    for spec in consumer_specs(service, runtime.streams):
+    specs = consumer_specs(service, runtime.streams)
+    for spec in forgetting(specs, runtime.streams, Forgetting(lambda: runtime.db)):
         runtime.consumer(spec)
     runtime.publishes(
         "events",
@@ -41,6 +44,13 @@ def create_app(settings: ModerationSettings) -> FastAPI:
         ModerationAlert,
     )
     runtime.publishes("public", CommentPublished, CommentHidden)
+
+    async def keep_watch(rt: Runtime) -> None:
+        await service.keep_watch()
+
+    async def follow_policies(rt: Runtime) -> None:
+        await follow_campaigns(rt, service)
+
     app = web.create_app(
         runtime,
         title="Kolot moderation",
@@ -48,7 +58,9 @@ def create_app(settings: ModerationSettings) -> FastAPI:
             "Decides on every comment (he/ar/en): personal data redacted, discourse rules applied, "
             "pre-moderated campaigns queued for moderators."
         ),
-        routers=[api.router],
+        routers=[api.router, console.router],
+        background=[keep_watch, follow_policies],
     )
     app.state.service = service
+    app.state.reads = MongoModerationRepository(lambda: runtime.db)
     return app

@@ -30,6 +30,8 @@ SIMILARITY = 0.7
 """Estimated Jaccard similarity of shingles from which two texts are copies of one letter."""
 _SEED = 1729
 LOOK_EVERY = 5.0
+MAX_INDEXED = 40_000
+"""Clusters indexed at most in one process, over all campaigns (some 4 KiB each: ~150 MiB)."""
 """Seconds between two looks for clusters other replicas created in a campaign."""
 _WORD = re.compile(r"\w+")
 
@@ -71,36 +73,64 @@ class Assignment:
 
 
 class CampaignIndex:
-    """The clusters of one campaign: exact hashes and an LSH index of signatures."""
+    """The clusters of one campaign: exact hashes and an LSH index of signatures.
+
+    Bounded: each indexed cluster costs some 4 KiB (its signature and its place in the LSH
+    bands), so the least recently matched ones are forgotten first (``evict``). A copy of a
+    forgotten text starts a cluster of its own, which its later copies join.
+    """
 
     def __init__(self) -> None:
         self._exact: dict[str, tuple[str, str]] = {}
         self._lsh = RMinHashLSH(threshold=SIMILARITY, num_perm=NUM_PERM, num_bands=NUM_BANDS)
-        self._slots: list[tuple[str, str, RMinHash]] = []
-        self.known: set[str] = set()
+        self._slots: dict[int, tuple[str, str, RMinHash, str]] = {}
+        """LSH key -> (cluster id, representative, signature, exact hash), least recently
+        matched first."""
+        self._key_of: dict[str, int] = {}
+        self._next_key = 0
+
+    def __len__(self) -> int:
+        return len(self._slots)
 
     def add(self, cluster_id: str, representative: str, exact: str, minhash: RMinHash) -> None:
-        if cluster_id in self.known:
+        if cluster_id in self._key_of:
             return
-        self.known.add(cluster_id)
+        key, self._next_key = self._next_key, self._next_key + 1
+        self._key_of[cluster_id] = key
         self._exact.setdefault(exact, (cluster_id, representative))
-        self._lsh.insert(len(self._slots), minhash)
-        self._slots.append((cluster_id, representative, minhash))
+        self._lsh.insert(key, minhash)
+        self._slots[key] = (cluster_id, representative, minhash, exact)
+
+    def evict(self) -> None:
+        """Forget the least recently matched cluster."""
+        key = next(iter(self._slots))
+        cluster_id, _, _, exact = self._slots.pop(key)
+        self._lsh.remove(key)
+        del self._key_of[cluster_id]
+        if self._exact.get(exact, ("", ""))[0] == cluster_id:
+            del self._exact[exact]
+
+    def _touch(self, cluster_id: str) -> None:
+        key = self._key_of.get(cluster_id)
+        if key is not None:
+            self._slots[key] = self._slots.pop(key)  # most recently matched: forgotten last
 
     def assign(self, campaign_id: str, candidate: Candidate) -> Assignment:
         words = candidate.words or words_of(candidate.key)
         exact = candidate.exact or exact_hash(candidate.key)
         if exact in self._exact:
             cluster_id, representative = self._exact[exact]
+            self._touch(cluster_id)
             return Assignment(candidate.comment_id, cluster_id, representative, False, exact)
         minhash = signature(words)
         best: tuple[float, str, str] | None = None
         for slot in self._lsh.query(minhash):
-            cluster_id, representative, other = self._slots[slot]
+            cluster_id, representative, other, _ = self._slots[slot]
             similarity = minhash.jaccard(other)
             if similarity >= SIMILARITY and (best is None or similarity > best[0]):
                 best = (similarity, cluster_id, representative)
         if best is not None:
+            self._touch(best[1])
             return Assignment(candidate.comment_id, best[1], best[2], False, exact)
         # the cluster is named after the comment that started it, which stands for it
         cluster_id = candidate.comment_id
@@ -113,7 +143,7 @@ def eligible(key: str, *, parent_id: str | None) -> bool:
 
 
 class ClusterStore(Protocol):
-    async def clusters(self, campaign_id: str, *, after: int) -> list[Document]: ...
+    async def clusters(self, campaign_id: str, *, after: int, limit: int) -> list[Document]: ...
     async def add_clusters(self, clusters: Sequence[Document]) -> None: ...
 
 
@@ -121,9 +151,14 @@ class Clusterer:
     """Assigns the comments of a batch to clusters, per campaign, and stores new clusters."""
 
     def __init__(
-        self, store: ClusterStore, *, monotonic: Callable[[], float] = time.monotonic
+        self,
+        store: ClusterStore,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_indexed: int = MAX_INDEXED,
     ) -> None:
         self._store = store
+        self._max_indexed = max_indexed
         self._monotonic = monotonic
         self._looked: dict[str, float] = {}
         self._indexes: dict[str, CampaignIndex] = {}
@@ -136,10 +171,16 @@ class Clusterer:
             return index
         self._looked[campaign_id] = now
         # clusters other replicas (or this one before a restart) created since the last look
-        for doc in await self._store.clusters(campaign_id, after=self._seen.get(campaign_id, 0)):
+        seen = self._seen.get(campaign_id, 0)
+        for doc in await self._store.clusters(campaign_id, after=seen, limit=self._max_indexed):
             index.add(doc["_id"], doc["representative"], doc["exact"], signature(doc["words"]))
             self._seen[campaign_id] = max(self._seen.get(campaign_id, 0), int(doc["seq"]))
         return index
+
+    def _bound(self) -> None:
+        """Keep at most ``max_indexed`` clusters, forgetting from the largest campaign index."""
+        while sum(len(index) for index in self._indexes.values()) > self._max_indexed:
+            max(self._indexes.values(), key=len).evict()
 
     async def assign(self, candidates: Sequence[tuple[str, Candidate]]) -> dict[str, Assignment]:
         """``candidates``: (campaign id, candidate) in arrival order; returns by comment id."""
@@ -163,6 +204,7 @@ class Clusterer:
                         "seq": seq,
                     }
                 )
+        self._bound()
         await self._store.add_clusters(new)
         for doc in new:
             campaign_id = doc["campaign_id"]

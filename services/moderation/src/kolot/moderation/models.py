@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
-from kolot.common.events import Decision, ModerationMode
+from kolot.common.events import Channel, Decision, ModerationMode
 from kolot.common.store import stamp
 
 CommentStatus = Literal["pending", "approved", "rejected"]
@@ -88,6 +88,9 @@ class CommentRecord(_Stored):
     mode: ModerationMode
     automatic: AutomaticDecision
     submitted_at: UtcTime
+    submitted_stamp: str = ""
+    """``submitted_at`` as fixed-width UTC text: the surge windows are counted on it, with
+    pipelines, which nx-27017 runs in SQL but where it compares BSON dates wrongly."""
     created_at: UtcTime
     decided_at: StampedTime
     moderator: str | None = None
@@ -108,6 +111,8 @@ class CommentRecord(_Stored):
     """Flags reached the campaign's threshold: hidden and waiting for a person."""
     client_ref: str | None = None
     """Intake's keyed hash of the client address (never the address), for burst signals."""
+    channel: Channel = "web"
+    """Where the comment came from (web, sms, whatsapp, meeting...), shown to moderators."""
 
     def to_document(self) -> dict[str, Any]:
         document = self.model_dump()

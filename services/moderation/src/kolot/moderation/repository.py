@@ -1,7 +1,7 @@
 """MongoDB access for moderation's own collections (see ``models``).
 
-Every write that a consumer makes for a batch is one ``bulk_write`` or ``update_many``; each is
-idempotent, so a redelivered batch changes nothing it already changed.
+Every write that a consumer makes for a batch is one ``bulk_write``, ``insert_many`` or
+``update_many``; each is idempotent, so a redelivered batch changes nothing it already changed.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from kolot.common.events import Decision
 from kolot.common.store import Document, stamp
@@ -37,6 +38,8 @@ from kolot.moderation.models import (
 )
 from kolot.moderation.surge import Counts, SurgeKind
 
+DUPLICATE_KEY = 11000
+
 INDEXES: dict[str, list[IndexModel]] = {
     COMMENTS: [
         # the queue: pending items, riskiest then oldest first, over all campaigns or one
@@ -50,9 +53,11 @@ INDEXES: dict[str, list[IndexModel]] = {
             ]
         ),
         IndexModel([("cluster_id", ASCENDING)]),
-        IndexModel([("campaign_id", ASCENDING), ("submitted_at", ASCENDING)]),
+        # the surge windows (on the stamp: nx-27017's pipelines compare BSON dates wrongly)
+        IndexModel([("campaign_id", ASCENDING), ("submitted_stamp", ASCENDING)]),
+        # (participant, time): a participant's comments (erasure). Velocity is counted in memory,
+        # so (client_ref, time) is no longer kept: an index costs every insert
         IndexModel([("participant_id", ASCENDING), ("submitted_at", ASCENDING)]),
-        IndexModel([("client_ref", ASCENDING), ("submitted_at", ASCENDING)]),
     ],
     CAMPAIGNS: [],
     FLAGS: [
@@ -125,16 +130,8 @@ class MongoModerationRepository:
 
         A comment already stored (a redelivery, or one a person has decided since) is left alone.
         """
-        if not records:
-            return set()
-        result = await self._comments.bulk_write(
-            [
-                UpdateOne({"_id": r.comment_id}, {"$setOnInsert": r.to_document()}, upsert=True)
-                for r in records
-            ],
-            ordered=False,
-        )
-        return {records[index].comment_id for index in result.upserted_ids or {}}
+        inserted = await _insert_new(self._comments, [r.to_document() for r in records])
+        return {records[index].comment_id for index in inserted}
 
     async def get(self, comment_id: str) -> CommentRecord | None:
         document = await self._comments.find_one({"_id": comment_id})
@@ -145,12 +142,6 @@ class MongoModerationRepository:
             return {}
         cursor = self._comments.find({"_id": {"$in": list(comment_ids)}})
         return {doc["_id"]: CommentRecord.from_document(doc) async for doc in cursor}
-
-    async def mark_emitted(self, comment_ids: Collection[str]) -> None:
-        if comment_ids:
-            await self._comments.update_many(
-                {"_id": {"$in": list(comment_ids)}}, {"$set": {"emitted": True}}
-            )
 
     async def pending(self, queue: QueueFilter, *, limit: int) -> list[CommentRecord]:
         query: Document = {"status": "pending"}
@@ -348,15 +339,16 @@ class MongoModerationRepository:
 
     # audit
 
+    async def audited(self, entry_ids: Collection[str]) -> set[str]:
+        """Which of these audit entries exist."""
+        if not entry_ids:
+            return set()
+        cursor = self._audit().find({"_id": {"$in": list(entry_ids)}}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}
+
     async def add_audit(self, entries: Sequence[AuditEntry]) -> None:
-        if entries:
-            await self._audit().bulk_write(
-                [
-                    UpdateOne({"_id": e.entry_id}, {"$setOnInsert": e.to_document()}, upsert=True)
-                    for e in entries
-                ],
-                ordered=False,
-            )
+        """Entries are never rewritten: one already there (a redelivery) is left alone."""
+        await _insert_new(self._audit(), [e.to_document() for e in entries])
 
     async def audit(
         self,
@@ -378,10 +370,12 @@ class MongoModerationRepository:
 
     # clusters
 
-    async def clusters(self, campaign_id: str, *, after: int) -> list[Document]:
-        """The campaign's clusters created after sequence number ``after``, in creation order."""
+    async def clusters(self, campaign_id: str, *, after: int, limit: int) -> list[Document]:
+        """The campaign's latest ``limit`` clusters created after sequence number ``after``, in
+        creation order (a process indexes a bounded number: it reads no more after a restart)."""
         cursor = self._clusters().find({"campaign_id": campaign_id, "seq": {"$gt": after}})
-        return [doc async for doc in cursor.sort([("seq", ASCENDING)])]
+        latest = [doc async for doc in cursor.sort([("seq", DESCENDING)]).limit(limit)]
+        return latest[::-1]
 
     async def add_clusters(self, clusters: Sequence[Document]) -> None:
         if clusters:
@@ -391,12 +385,16 @@ class MongoModerationRepository:
             )
 
     async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]:
+        """Approved members per cluster, counted by the server (a form letter may have hundreds
+        of thousands of copies: they are not sent over the wire to be counted)."""
         sizes: dict[str, int] = dict.fromkeys(cluster_ids, 0)
-        cursor = self._comments.find(
-            {"cluster_id": {"$in": list(cluster_ids)}, "status": "approved"}, {"cluster_id": 1}
-        )
-        async for doc in cursor:
-            sizes[doc["cluster_id"]] += 1
+        if sizes:
+            pipeline: list[Document] = [
+                {"$match": {"cluster_id": {"$in": list(sizes)}, "status": "approved"}},
+                {"$group": {"_id": "$cluster_id", "n": {"$sum": 1}}},
+            ]
+            async for doc in await self._comments.aggregate(pipeline):
+                sizes[doc["_id"]] = int(doc["n"])
         return sizes
 
     async def campaign_clusters(self, campaign_id: str, *, limit: int) -> list[tuple[str, int]]:
@@ -432,23 +430,6 @@ class MongoModerationRepository:
         cursor = self._appeals().find({"campaign_id": campaign_id})
         return [AppealRecord.from_document(doc) async for doc in cursor]
 
-    # velocity
-
-    async def recent_authors(
-        self, participants: Collection[str], client_refs: Collection[str], *, since: datetime
-    ) -> list[Document]:
-        """Comments since ``since`` by these participants or from these client addresses."""
-        if not participants and not client_refs:
-            return []
-        either: list[Document] = [{"participant_id": {"$in": list(participants)}}]
-        if client_refs:
-            either.append({"client_ref": {"$in": list(client_refs)}})
-        cursor = self._comments.find(
-            {"submitted_at": {"$gte": since}, "$or": either},
-            {"participant_id": 1, "client_ref": 1},
-        )
-        return [doc async for doc in cursor]
-
     # moderators' decisions as training examples
 
     async def add_examples(self, examples: Sequence[Document]) -> None:
@@ -477,30 +458,32 @@ class MongoModerationRepository:
     ) -> dict[SurgeKind, Counts]:
         """Submissions, automatic rejections and flags in the window and in the baseline before.
 
-        ``$lt`` is fine in ``find``/``count_documents`` (only update filters mishandle it).
+        Counted with ``$match`` + ``$count`` pipelines: nx-27017 runs them in SQL, where
+        ``count_documents`` reads every matching document (seconds at national scale). Times are
+        compared as stamps: nx-27017's pipelines compare BSON dates wrongly. ``$lt`` is fine in
+        reads (only update filters mishandle it).
         """
         start, before = now - window, now - window - baseline
-        recent: Document = {"$gte": start}
-        earlier: Document = {"$gte": before, "$lt": start}
+        recent: Document = {"$gte": stamp(start)}
+        earlier: Document = {"$gte": stamp(before), "$lt": stamp(start)}
         rejected = {"status": "rejected", "decided_by": "auto"}
         counts: dict[SurgeKind, Counts] = {}
         comments = self._comments
         for kind, extra in (("submission_surge", {}), ("abuse_surge", rejected)):
             counts[kind] = Counts(  # type: ignore[index]
-                window=await comments.count_documents(
-                    {"campaign_id": campaign_id, "submitted_at": recent, **extra}
+                window=await _count(
+                    comments, {"campaign_id": campaign_id, "submitted_stamp": recent, **extra}
                 ),
-                before=await comments.count_documents(
-                    {"campaign_id": campaign_id, "submitted_at": earlier, **extra}
+                before=await _count(
+                    comments, {"campaign_id": campaign_id, "submitted_stamp": earlier, **extra}
                 ),
             )
         flags = self._flags()
         counts["flag_surge"] = Counts(
-            window=await flags.count_documents(
-                {"campaign_id": campaign_id, "at": {"$gte": stamp(start)}}
-            ),
-            before=await flags.count_documents(
-                {"campaign_id": campaign_id, "at": {"$gte": stamp(before), "$lt": stamp(start)}}
+            window=await _count(flags, {"campaign_id": campaign_id, "at": {"$gte": stamp(start)}}),
+            before=await _count(
+                flags,
+                {"campaign_id": campaign_id, "at": {"$gte": stamp(before), "$lt": stamp(start)}},
             ),
         )
         return counts
@@ -508,6 +491,32 @@ class MongoModerationRepository:
     async def alerts(self, campaign_id: str) -> dict[str, Document]:
         cursor = self._database()[ALERTS].find({"campaign_id": campaign_id})
         return {doc["kind"]: doc async for doc in cursor}
+
+    async def active_alerts(self, *, campaign_id: str | None, limit: int) -> list[Document]:
+        """Alerts raised and not yet cleared, newest first (the moderators' console shows them)."""
+        query: Document = {"state": "raised"}
+        if campaign_id is not None:
+            query["campaign_id"] = campaign_id
+        cursor = self._database()[ALERTS].find(query).sort([("at", DESCENDING)]).limit(limit)
+        return await cursor.to_list(None)
+
+    async def cluster_counts(self, cluster_ids: Collection[str]) -> dict[str, tuple[int, int]]:
+        """Per cluster: (every comment in it, those still waiting for a person), counted by the
+        server like ``cluster_sizes`` (two plain groupings, which nx-27017 runs in SQL)."""
+        if not cluster_ids:
+            return {}
+        counted: list[dict[str, int]] = []
+        for extra in ({}, {"status": "pending"}):
+            found = dict.fromkeys(cluster_ids, 0)
+            pipeline: list[Document] = [
+                {"$match": {"cluster_id": {"$in": list(cluster_ids)}, **extra}},
+                {"$group": {"_id": "$cluster_id", "n": {"$sum": 1}}},
+            ]
+            async for doc in await self._comments.aggregate(pipeline):
+                found[doc["_id"]] = int(doc["n"])
+            counted.append(found)
+        total, pending = counted
+        return {cluster_id: (total[cluster_id], pending[cluster_id]) for cluster_id in total}
 
     async def raised_alert_campaigns(self) -> set[str]:
         cursor = self._database()[ALERTS].find({"state": "raised"}, {"campaign_id": 1})
@@ -538,6 +547,34 @@ class MongoModerationRepository:
 
     def _clusters(self) -> AsyncCollection[Document]:
         return self._database()[CLUSTERS]
+
+
+async def _insert_new(
+    collection: AsyncCollection[Document], documents: Sequence[Document]
+) -> set[int]:
+    """Insert the documents whose ``_id`` is not taken yet (one unordered ``insert_many``; a
+    taken ``_id`` is a redelivery, left alone); returns the positions inserted. An insert costs
+    nx-27017 some 12% less than the upsert it replaces."""
+    if not documents:
+        return set()
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if error.details.get("writeConcernErrors") or any(
+            e.get("code") != DUPLICATE_KEY for e in errors
+        ):
+            raise
+        taken = {int(e["index"]) for e in errors}
+        return {index for index in range(len(documents)) if index not in taken}
+    return set(range(len(documents)))
+
+
+async def _count(collection: AsyncCollection[Document], query: Document) -> int:
+    """``count_documents`` as a pipeline (run by nx-27017 in SQL, not document by document)."""
+    cursor = await collection.aggregate([{"$match": query}, {"$count": "n"}])
+    found = await cursor.to_list(1)
+    return int(found[0]["n"]) if found else 0
 
 
 def _decided_by_person(

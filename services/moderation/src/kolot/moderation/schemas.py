@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from kolot.common.events import Decision
+from kolot.common.events import Channel, Decision
 from kolot.moderation.models import (
     AppealOutcome,
     AppealRecord,
@@ -17,6 +17,7 @@ from kolot.moderation.models import (
     CommentStatus,
     DecidedBy,
 )
+from kolot.moderation.pipeline.highlight import highlight
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -62,6 +63,7 @@ class CommentReviewPublic(BaseModel):
     flags: int
     flag_reasons: list[str]
     hidden_by_flags: bool
+    channel: Channel
 
     @classmethod
     def of(cls, record: CommentRecord) -> CommentReviewPublic:
@@ -84,11 +86,70 @@ class CommentReviewPublic(BaseModel):
             flags=record.flags,
             flag_reasons=record.flag_reasons,
             hidden_by_flags=record.hidden_by_flags,
+            channel=record.channel,
+        )
+
+
+class MatchSpanPublic(BaseModel):
+    """A rule's match in ``text``: ``start``/``end`` count Unicode code points (not UTF-16)."""
+
+    start: int
+    end: int
+    category: str
+    rule: str
+    severity: float
+
+
+class RedactedSpanPublic(BaseModel):
+    """Personal data replaced by a placeholder in ``text`` (code points, like matches)."""
+
+    start: int
+    end: int
+    kind: str
+
+
+class ClusterPublic(BaseModel):
+    """The form letter a comment is a copy of."""
+
+    cluster_id: str
+    size: int
+    """Every comment in the cluster, whatever was decided on it."""
+    pending: int
+    """Those still waiting for a person (what a bulk action on the cluster decides)."""
+
+
+class QueueItemPublic(CommentReviewPublic):
+    """A comment in the queue, with what the moderator should look at highlighted."""
+
+    normalised_text: str
+    """The text as the rules read it: marks, letter variants and disguises undone."""
+    matches: list[MatchSpanPublic]
+    redacted: list[RedactedSpanPublic]
+    cluster: ClusterPublic | None
+
+    @classmethod
+    def of_queued(
+        cls, record: CommentRecord, clusters: dict[str, tuple[int, int]]
+    ) -> QueueItemPublic:
+        found = highlight(record.redacted_text)
+        counts = clusters.get(record.cluster_id) if record.cluster_id else None
+        return cls(
+            **CommentReviewPublic.of(record).model_dump(),
+            normalised_text=found.normalised,
+            matches=[
+                MatchSpanPublic.model_validate(m, from_attributes=True) for m in found.matches
+            ],
+            redacted=[
+                RedactedSpanPublic.model_validate(r, from_attributes=True) for r in found.redacted
+            ],
+            cluster=ClusterPublic(cluster_id=record.cluster_id, size=counts[0], pending=counts[1])
+            if record.cluster_id and counts
+            else None,
         )
 
 
 class QueuePublic(BaseModel):
-    items: list[CommentReviewPublic]
+    items: list[QueueItemPublic]
 
 
 class BulkResult(BaseModel):
@@ -153,3 +214,27 @@ class AuditEntryPublic(BaseModel):
 
 class AuditPublic(BaseModel):
     items: list[AuditEntryPublic]
+
+
+class StaffPublic(BaseModel):
+    """Who a staff token says its bearer is."""
+
+    subject: str
+    roles: list[str]
+
+
+class AlertPublic(BaseModel):
+    """A surge alert raised and not cleared yet (the event ``moderation.alert`` has the figures)."""
+
+    alert_id: str
+    campaign_id: str
+    kind: str
+    """abuse_surge, flag_surge or submission_surge."""
+    severity: str
+    state: str
+    at: datetime
+    """When it was raised or last escalated."""
+
+
+class AlertsPublic(BaseModel):
+    items: list[AlertPublic]

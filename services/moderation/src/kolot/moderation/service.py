@@ -6,9 +6,16 @@ Protocols below, so it is tested with in-memory doubles and run with MongoDB and
 
 Delivery: the bus delivers each submitted comment at least once. The decision is stored first
 (an upsert that leaves an existing record alone), then its events are published with ids derived
-from the comment, then the record is marked as emitted. A redelivery finds the record: if its
-events were acknowledged it publishes nothing; if the process died before, it publishes the same
-events with the same ids, which JetStream's duplicate window and every consumer drop.
+from the comment, then its audit entry is written: the entry is the mark that the decision's
+events were acknowledged by the bus (one write per comment instead of two). A redelivery finds the
+record: if its audit entry exists it publishes nothing; if the process died before, it publishes
+the same events with the same ids, which JetStream's duplicate window and every consumer drop.
+
+Throughput (a national consultation drains a million comments): a batch costs one bulk write of
+decisions and one of audit entries, plus a few small reads; campaign policies come from memory
+kept current from the bus, velocity is counted in memory, cluster sizes are counted in memory
+(checked against the store now and then), and surge windows are looked at by a background loop
+(``keep_watch``), never on the consumer's path.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -83,6 +89,7 @@ from kolot.moderation.surge import (
     message,
 )
 from kolot.moderation.transparency import FormLetter, TransparencyReport, build_report
+from kolot.moderation.velocity import Velocity
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +108,21 @@ MODERATOR_REASON = "moderator"
 FLAGS_REASON = "flags"
 FORM_LETTERS_SHOWN = 20
 WATCH_EVERY = 10.0
-"""Seconds between two looks at one campaign's surge windows (per process)."""
+"""Seconds between two looks at the surge windows of the campaigns active since (per process)."""
+WATCH_FLOOR = 0.05
+"""The shortest pause of the surge loop (``watch_every`` 0 in tests: look continuously)."""
+POLICY_MISS_SECONDS = 2.0
+"""How long a campaign moderation has never heard of is not looked up again."""
+CLUSTER_RECOUNT_SECONDS = 30.0
+"""How long a cluster's size counted in memory is trusted before it is counted in the store
+again (other replicas add copies too, and moderators change members' statuses)."""
+MAX_CLUSTER_SIZES = 100_000
 BURST_WINDOW = timedelta(minutes=5)
 BURST_PER_PARTICIPANT = 6
 """Comments by one participant in ``BURST_WINDOW`` beyond which a person looks."""
 BURST_PER_ADDRESS = 30
+"""Comments from one client address in ``BURST_WINDOW`` beyond which a person looks (settable:
+``KOLOT_BURST_PER_ADDRESS``, for consultations taken at kiosks or behind one shared address)."""
 APPEAL_REASON = "appeal"
 
 
@@ -115,7 +132,7 @@ class ModerationStore(Protocol):
     async def add_automatic(self, records: Sequence[CommentRecord]) -> set[str]: ...
     async def get(self, comment_id: str) -> CommentRecord | None: ...
     async def get_many(self, comment_ids: Collection[str]) -> dict[str, CommentRecord]: ...
-    async def mark_emitted(self, comment_ids: Collection[str]) -> None: ...
+    async def audited(self, entry_ids: Collection[str]) -> set[str]: ...
     async def pending(self, queue: QueueFilter, *, limit: int) -> list[CommentRecord]: ...
     async def record_human(
         self,
@@ -184,9 +201,6 @@ class ModerationStore(Protocol):
     async def add_examples(self, examples: Sequence[Document]) -> None: ...
     async def examples(self) -> list[Example]: ...
     async def examples_version(self) -> str: ...
-    async def recent_authors(
-        self, participants: Collection[str], client_refs: Collection[str], *, since: datetime
-    ) -> list[Document]: ...
     async def save_alert(self, document: Document, *, revision: int) -> bool: ...
     async def raised_alert_campaigns(self) -> set[str]: ...
 
@@ -282,12 +296,14 @@ def automatic_record(
             scores=result.scores,
         ),
         submitted_at=_to_millis(event.time),
+        submitted_stamp=stamp(_to_millis(event.time)),
         created_at=now,
         decided_at=now,
         risk=result.risk,
         cluster_id=cluster_id,
         absorbed=absorbed,
         client_ref=event.data.client_ref,
+        channel=event.data.channel,
     )
 
 
@@ -394,6 +410,27 @@ def audit_entry(
     )
 
 
+def _auto_entry_id(record: CommentRecord) -> str:
+    return derived_id(record.comment_id, "audit", "auto", record.automatic.decision, "auto")
+
+
+def _auto_entry(record: CommentRecord) -> AuditEntry:
+    """The audit entry of the machine's decision (from ``automatic``: a person may have decided
+    since); written once its events are on the bus, it marks them as sent."""
+    auto = record.automatic
+    return AuditEntry(
+        entry_id=_auto_entry_id(record),
+        comment_id=record.comment_id,
+        campaign_id=record.campaign_id,
+        action="auto",
+        decision=auto.decision,
+        reasons=auto.reasons,
+        statement=auto.statement,
+        actor="auto",
+        at=record.created_at,
+    )
+
+
 def flag_hidden_events(record: CommentRecord, flags: int, *, at: datetime) -> list[Event]:
     return [
         CommentHidden(
@@ -468,6 +505,7 @@ class ModerationService:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         watch_every: float = WATCH_EVERY,
+        burst_per_address: int = BURST_PER_ADDRESS,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -477,8 +515,16 @@ class ModerationService:
         self._clusterer = Clusterer(store)
         self._learner = Learner(store, clock=monotonic)
         self._monotonic = monotonic
-        self._watched: dict[str, float] = {}
         self._watch_every = watch_every
+        self._active: set[str] = set()
+        """Campaigns with submissions or flags since the surge loop last looked."""
+        self._policies_known: dict[str, CampaignPolicy] = {}
+        self._policies_missing: dict[str, float] = {}
+        self._by_author = Velocity(BURST_WINDOW)
+        self._by_address = Velocity(BURST_WINDOW)
+        self._burst_per_address = burst_per_address
+        self._cluster_sizes: dict[str, tuple[int, float]] = {}
+        """Cluster id -> (approved members, when last counted in the store)."""
 
     # from the bus
 
@@ -491,6 +537,16 @@ class ModerationService:
             if known is None or known.as_of <= policy.as_of:
                 latest[policy.campaign_id] = policy
         await self._store.save_policies(list(latest.values()))
+        self.remember_policies(latest.values())
+
+    def remember_policies(self, policies: Iterable[CampaignPolicy]) -> None:
+        """Keep campaign policies in memory (from the campaign consumer, and from the bus in every
+        replica): a batch of comments reads its policies here, not from the store."""
+        for policy in policies:
+            known = self._policies_known.get(policy.campaign_id)
+            if known is None or known.as_of <= policy.as_of:
+                self._policies_known[policy.campaign_id] = policy
+            self._policies_missing.pop(policy.campaign_id, None)
 
     async def moderate(self, events: Sequence[CommentSubmitted]) -> None:
         """Decide on a batch of submitted comments, store the decisions, publish their events."""
@@ -499,14 +555,15 @@ class ModerationService:
             unique.setdefault(event.data.comment_id, event)  # the same comment twice in a batch
         if not unique:
             return
-        fresh = unique.keys() - (await self._store.get_many(unique.keys())).keys()
-        policies = await self._policies({event.subject for event in unique.values()})
+        # every comment is decided, then stored only if new (an upsert): a redelivered one is
+        # found by the write itself, which saves reading the batch first
+        batch = list(unique.values())
+        policies = await self._policies({event.subject for event in batch})
         now = _to_millis(self._clock())
-        batch = [event for event in unique.values() if event.data.comment_id in fresh]
         analyses = analyse_batch([event.data.text for event in batch])
         await self._learner.refresh()
         learned = self._learner.models.score([(a.language, a.key) for a in analyses])
-        bursts = await self._bursts(batch)
+        bursts = self._bursts(batch)
         decisions = [
             decide_analysis(
                 analysis,
@@ -517,7 +574,7 @@ class ModerationService:
         ]
         clusters = await self._cluster(batch, decisions)
         representatives = await self._store.get_many(
-            {a.representative for a in clusters.values() if a.representative not in fresh}
+            {a.representative for a in clusters.values() if a.representative not in unique}
         )
         in_batch = {e.data.comment_id: d for e, d in zip(batch, decisions, strict=True)}
         records: list[CommentRecord] = []
@@ -545,52 +602,49 @@ class ModerationService:
                 )
             )
         inserted = await self._store.add_automatic(records)
-        await self._store.add_audit(
-            [
-                audit_entry(r, action="auto", decision=r.decision, actor="auto", at=now)
-                for r in records
-                if r.comment_id in inserted
-            ]
-        )
         current = {r.comment_id: r for r in records if r.comment_id in inserted}
-        current.update(await self._store.get_many(unique.keys() - inserted))
-        to_emit = [record for record in current.values() if not record.emitted]
-        sizes, republished = await self._cluster_updates([r for r in to_emit if r.absorbed], at=now)
+        if len(current) < len(unique):
+            # redelivered: stored before, by this replica or another; its events are sent again
+            # (same ids) unless its audit entry says the bus acknowledged them
+            stored = await self._store.get_many(unique.keys() - inserted)
+            marks = {_auto_entry_id(r): r for r in stored.values()}
+            done = await self._store.audited(marks.keys())
+            current.update({r.comment_id: r for m, r in marks.items() if m not in done})
+        to_emit = list(current.values())
+        sizes, republished = await self._cluster_updates(
+            [r for r in to_emit if r.absorbed],
+            counted=[r for r in records if r.comment_id in inserted],
+            at=now,
+        )
         batches = [
             automatic_events(record, cluster_size=sizes.get(record.cluster_id or ""))
             for record in to_emit
+            # a person decided since (the first delivery died before publishing): the machine's
+            # decision is no longer news
+            if record.decided_by == "auto"
         ]
         batches.append((republished, list(republished)))
         await self._publish(batches)
-        await self._store.mark_emitted([record.comment_id for record in to_emit])
-        await self.watch(await self._watch_due({record.campaign_id for record in records}))
+        await self._store.add_audit([_auto_entry(record) for record in to_emit])
+        self._active.update(record.campaign_id for record in records)
 
-    async def _bursts(self, batch: Sequence[CommentSubmitted]) -> set[str]:
+    def _bursts(self, batch: Sequence[CommentSubmitted]) -> set[str]:
         """Comments whose author, or whose client address, sent more than people write.
 
-        Counted over ``BURST_WINDOW`` before each comment's submission, from the store and the
-        batch together. Only a reason to ask a person: a family or an office shares an address.
+        Counted over ``BURST_WINDOW`` before each comment's submission, in memory (``Velocity``).
+        Only a reason to ask a person: a family or an office shares an address.
         """
-        if not batch:
-            return set()
-        since = min(event.time for event in batch) - BURST_WINDOW
-        participants = {e.data.participant_id for e in batch}
-        refs = {e.data.client_ref for e in batch if e.data.client_ref}
-        stored = await self._store.recent_authors(participants, refs, since=since)
-        seen = {e.data.comment_id for e in batch}
-        by_author: Counter[str] = Counter(
-            d["participant_id"] for d in stored if d["_id"] not in seen
+        by_author = self._by_author.observe(
+            (e.data.comment_id, e.data.participant_id, e.time) for e in batch
         )
-        by_ref: Counter[str] = Counter(
-            d["client_ref"] for d in stored if d.get("client_ref") and d["_id"] not in seen
+        by_ref = self._by_address.observe(
+            (e.data.comment_id, e.data.client_ref, e.time) for e in batch if e.data.client_ref
         )
-        by_author.update(e.data.participant_id for e in batch)
-        by_ref.update(e.data.client_ref for e in batch if e.data.client_ref)
         return {
             e.data.comment_id
             for e in batch
             if by_author[e.data.participant_id] > BURST_PER_PARTICIPANT
-            or (e.data.client_ref and by_ref[e.data.client_ref] > BURST_PER_ADDRESS)
+            or (e.data.client_ref and by_ref[e.data.client_ref] > self._burst_per_address)
         }
 
     async def _cluster(
@@ -608,13 +662,34 @@ class ModerationService:
         return await self._clusterer.assign(candidates) if candidates else {}
 
     async def _cluster_updates(
-        self, absorbed: Sequence[CommentRecord], *, at: datetime
+        self, absorbed: Sequence[CommentRecord], *, counted: Sequence[CommentRecord], at: datetime
     ) -> tuple[dict[str, int], list[Event]]:
-        """The grown clusters' sizes, and each one's representative published again with it."""
+        """The grown clusters' sizes, and each one's representative published again with it.
+
+        ``counted``: the records this batch inserted (they grow their clusters' sizes in memory).
+        """
+        moment = self._monotonic()
+        for record in counted:
+            cluster_id = record.cluster_id
+            if cluster_id is not None and record.status == "approved":
+                known = self._cluster_sizes.get(cluster_id)
+                if known is not None:
+                    self._cluster_sizes[cluster_id] = (known[0] + 1, known[1])
         by_cluster = {r.cluster_id: r for r in absorbed if r.cluster_id is not None}
         if not by_cluster:
             return {}, []
-        sizes = await self._store.cluster_sizes(by_cluster.keys())
+        stale = [
+            cluster_id
+            for cluster_id in by_cluster
+            if moment - self._cluster_sizes.get(cluster_id, (0, float("-inf")))[1]
+            >= CLUSTER_RECOUNT_SECONDS
+        ]
+        if stale:
+            if len(self._cluster_sizes) > MAX_CLUSTER_SIZES:
+                self._cluster_sizes.clear()
+            counted_now = await self._store.cluster_sizes(stale)
+            self._cluster_sizes.update({c: (n, moment) for c, n in counted_now.items()})
+        sizes = {c: self._cluster_sizes[c][0] for c in by_cluster if c in self._cluster_sizes}
         # a cluster is named after its representative
         representatives = await self._store.get_many(by_cluster.keys())
         events: list[Event] = []
@@ -625,14 +700,30 @@ class ModerationService:
         return sizes, events
 
     async def _policies(self, campaign_ids: set[str]) -> dict[str, CampaignPolicy]:
-        policies = await self._store.policies(campaign_ids)
-        missing = sorted(campaign_ids - policies.keys())
+        known = self._policies_known
+        policies = {c: known[c] for c in campaign_ids if c in known}
+        moment = self._monotonic()
+        unknown = {
+            c
+            for c in campaign_ids - policies.keys()
+            if moment >= self._policies_missing.get(c, float("-inf"))
+        }
+        if not unknown:
+            return policies
+        found = await self._store.policies(unknown)
+        missing = sorted(unknown - found.keys())
         if missing and self._campaign_log is not None:
             # the campaign consumer may not have caught up with a campaign created just now:
             # a pre-moderated campaign must not be read as automatic meanwhile
-            found = await asyncio.gather(*(self._campaign_log.latest(c) for c in missing))
-            policies.update({p.campaign_id: p for p in found if p is not None})
-        return policies
+            logged = await asyncio.gather(*(self._campaign_log.latest(c) for c in missing))
+            found.update({p.campaign_id: p for p in logged if p is not None})
+        self.remember_policies(found.values())
+        if len(self._policies_missing) > 100_000:
+            self._policies_missing.clear()
+        for campaign_id in unknown - found.keys():
+            # never heard of: asked again shortly, not for every batch
+            self._policies_missing[campaign_id] = moment + POLICY_MISS_SECONDS
+        return {**policies, **found}
 
     def _mode(self, policies: dict[str, CampaignPolicy], campaign_id: str) -> ModerationMode:
         policy = policies.get(campaign_id)
@@ -703,20 +794,29 @@ class ModerationService:
                 )
         await self._store.add_audit(audit)
         await self._publish(batches)
-        await self.watch(await self._watch_due({e.subject for e in events}))
+        self._active.update(e.subject for e in events)
 
-    async def _watch_due(self, campaign_ids: Collection[str]) -> list[str]:
-        """The campaigns whose surge windows were not looked at in the last ``watch_every``:
-        the windows are minutes long, and each look costs a few count queries. Campaigns with a
-        raised alert are among them, so that an alert clears even once its campaign is quiet."""
-        now = self._monotonic()
-        if now - self._watched.get("", float("-inf")) >= self._watch_every:
-            self._watched[""] = now
-            campaign_ids = {*campaign_ids, *await self._store.raised_alert_campaigns()}
-        last = self._watched
-        due = [c for c in campaign_ids if now - last.get(c, float("-inf")) >= self._watch_every]
-        self._watched.update(dict.fromkeys(due, now))
-        return due
+    async def keep_watch(self) -> None:
+        """The surge loop (a background task of the app): every ``watch_every`` seconds, look at
+        the windows of the campaigns active since the last look. The windows are minutes long and
+        each look costs a few count queries, so it runs beside the consumers, not in them."""
+        while True:
+            await asyncio.sleep(max(self._watch_every, WATCH_FLOOR))
+            try:
+                await self.watch_active()
+            except Exception:  # the next round looks again; the loop must not die
+                log.exception("surge check failed; looking again next round")
+
+    async def watch_active(self) -> None:
+        """One round of the surge loop: the campaigns with submissions or flags since the last
+        round, and those with a raised alert (so that an alert clears once its campaign is
+        quiet)."""
+        active, self._active = self._active, set()
+        try:
+            await self.watch({*active, *await self._store.raised_alert_campaigns()})
+        except BaseException:
+            self._active.update(active)  # looked at again next round
+            raise
 
     async def watch(self, campaign_ids: Collection[str]) -> None:
         """Raise, escalate or clear each campaign's surge alerts (one event per change)."""

@@ -16,5 +16,10 @@ class ModerationSettings(ServiceSettings):
     """The policy for a comment whose campaign moderation has never heard of."""
 
     surge_check_seconds: float = Field(default=10.0, ge=0)
-    """Seconds between two looks at one campaign's surge windows (each look costs a few count
-    queries; the windows are minutes long)."""
+    """Seconds between two rounds of the surge loop, a background task beside the consumers: each
+    round counts the windows of the campaigns with submissions or flags since the last round and
+    of those with a raised alert (a few count pipelines each; the windows are minutes long)."""
+
+    burst_per_address: int = Field(default=30, ge=1)
+    """Comments from one client address within five minutes beyond which the next ones go to a
+    person (a burst); raise it where many people share an address (kiosks at a meeting)."""

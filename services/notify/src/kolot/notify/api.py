@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from nats.js.errors import APIError
 from pydantic import TypeAdapter, ValidationError
 
 from kolot.common.auth import Role, Staff
 from kolot.common.events import Spend
-from kolot.common.problems import Problem
+from kolot.common.problems import Problem, problem_response
 from kolot.common.web import require_staff
 from kolot.notify.delivery import Sender
 from kolot.notify.disseminations import (
@@ -69,9 +69,16 @@ def _owner(staff: Staff) -> str | None:
     return None if Role.ADMIN in staff.roles else staff.subject
 
 
-def _not_found(subscription_id: str) -> Problem:
-    return Problem(
-        404, "subscription-not-found", "No such subscription", f"no subscription {subscription_id}"
+async def on_subscription_not_found(request: Request, exc: Exception) -> JSONResponse:
+    """An unknown subscription, or another integrator's (the two look the same), as a 404
+    problem: registered on notify's app, so the routes need not catch it one by one."""
+    assert isinstance(exc, SubscriptionNotFound)
+    return problem_response(
+        request,
+        404,
+        "subscription-not-found",
+        "No such subscription",
+        f"no subscription {exc.args[0]}",
     )
 
 
@@ -135,12 +142,9 @@ async def list_deliveries(
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> DeliveryLog:
     before = None if cursor is None else _parse_cursor(cursor)
-    try:
-        deliveries = await service.deliveries(
-            subscription_id, owner=_owner(staff), limit=limit, status=status, before=before
-        )
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
+    deliveries = await service.deliveries(
+        subscription_id, owner=_owner(staff), limit=limit, status=status, before=before
+    )
     items = [DeliveryPublic.of(d) for d in deliveries]
     return DeliveryLog(items=items, next_cursor=_cursor(items[-1]) if len(items) == limit else None)
 
@@ -149,10 +153,7 @@ async def list_deliveries(
 async def get_subscription(
     subscription_id: str, staff: Integrator, service: SubscriptionsDep
 ) -> SubscriptionPublic:
-    try:
-        return SubscriptionPublic.of(await service.get(subscription_id, owner=_owner(staff)))
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
+    return SubscriptionPublic.of(await service.get(subscription_id, owner=_owner(staff)))
 
 
 @router.post(
@@ -162,10 +163,7 @@ async def get_subscription(
 async def rotate_secret(
     subscription_id: str, staff: Integrator, service: SubscriptionsDep
 ) -> SecretRotated:
-    try:
-        updated = await service.rotate_secret(subscription_id, owner=_owner(staff))
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
+    updated = await service.rotate_secret(subscription_id, owner=_owner(staff))
     return SecretRotated(secret=updated.secret, previous_secret_until=updated.previous_secret_until)
 
 
@@ -173,10 +171,7 @@ async def rotate_secret(
 async def pause_subscription(
     subscription_id: str, staff: Integrator, service: SubscriptionsDep
 ) -> SubscriptionPublic:
-    try:
-        return SubscriptionPublic.of(await service.pause(subscription_id, owner=_owner(staff)))
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
+    return SubscriptionPublic.of(await service.pause(subscription_id, owner=_owner(staff)))
 
 
 @router.post(
@@ -186,10 +181,7 @@ async def pause_subscription(
 async def resume_subscription(
     subscription_id: str, staff: Integrator, service: SubscriptionsDep
 ) -> SubscriptionPublic:
-    try:
-        return SubscriptionPublic.of(await service.resume(subscription_id, owner=_owner(staff)))
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
+    return SubscriptionPublic.of(await service.resume(subscription_id, owner=_owner(staff)))
 
 
 @router.post(
@@ -208,10 +200,7 @@ async def test_subscription(
             "webhook delivery is starting",
             headers={"Retry-After": "1"},
         )
-    try:
-        result = await service.test(subscription_id, owner=_owner(staff), send=send)
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
+    result = await service.test(subscription_id, owner=_owner(staff), send=send)
     return TestResult(
         delivered=result.ok,
         status_code=result.status_code,
@@ -249,8 +238,6 @@ async def replay(
             until=body.until,
             limit=body.limit,
         )
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
     except APIError as exc:
         # the server refused the read (e.g. a start it cannot serve): the request's fault
         raise Problem(
@@ -273,10 +260,7 @@ async def replay(
 async def delete_subscription(
     subscription_id: str, staff: Integrator, service: SubscriptionsDep
 ) -> Response:
-    try:
-        await service.delete(subscription_id, owner=_owner(staff))
-    except SubscriptionNotFound as exc:
-        raise _not_found(subscription_id) from exc
+    await service.delete(subscription_id, owner=_owner(staff))
     return Response(status_code=204)
 
 

@@ -22,7 +22,12 @@ from kolot.common.events import (
 )
 from kolot.common.runtime import Runtime
 from kolot.common.store import Document
-from kolot.notify.api import MAX_LIST_BYTES, disseminations_router, links_router
+from kolot.notify.api import (
+    MAX_LIST_BYTES,
+    disseminations_router,
+    links_router,
+    on_subscription_not_found,
+)
 from kolot.notify.api import router as subscriptions_router
 from kolot.notify.channels import create_mailer, create_sms_provider
 from kolot.notify.delivery import DeliveryWorker
@@ -40,7 +45,13 @@ from kolot.notify.repository import (
     DisseminationRepository,
     SubscriptionRepository,
 )
-from kolot.notify.service import EventFanout, SubscriptionCache, SubscriptionService
+from kolot.notify.retention import Retention, purging
+from kolot.notify.service import (
+    EventFanout,
+    SubscriptionCache,
+    SubscriptionNotFound,
+    SubscriptionService,
+)
 from kolot.notify.settings import NotifySettings
 from kolot.notify.transport import WebhookSender, create_http_client
 
@@ -116,7 +127,13 @@ def create_app(settings: NotifySettings) -> FastAPI:
         digest_hour=settings.digest_hour,
         on_planned=messages.wake,
     )
-    runtime.consumer(participants_consumer(runtime.streams, planner))
+    runtime.consumer(
+        purging(
+            participants_consumer(runtime.streams, planner),
+            runtime.streams,
+            Retention(lambda: runtime.db),
+        )
+    )
 
     async def deliver_webhooks(_: Runtime) -> None:
         # for the life of the app, once the store and the bus are up; cancelled on shutdown
@@ -158,6 +175,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         background=[deliver_webhooks, send_messages],
         body_limits=[(r"/v1/disseminations/[^/]+/recipients", MAX_LIST_BYTES)],
     )
+    app.add_exception_handler(SubscriptionNotFound, on_subscription_not_found)
     app.state.subscriptions = SubscriptionService(
         subscriptions=subscriptions,
         deliveries=deliveries,

@@ -17,6 +17,7 @@ from kolot.common.events.campaign import (
     CampaignClosed,
     CampaignCreated,
     CampaignOpened,
+    CampaignPurged,
     CampaignUpdated,
 )
 from kolot.common.events.comment import (
@@ -51,6 +52,7 @@ AnyEvent: TypeAlias = Annotated[
     | CampaignOpened
     | CampaignClosed
     | CampaignArchived
+    | CampaignPurged
     | ParticipantRegistered
     | ParticipantVerified
     | ParticipantErased
@@ -82,6 +84,7 @@ EVENT_CLASSES: dict[str, type[Event]] = {
     cls.model_fields["type"].default: cls
     for cls in (
         CampaignCreated, CampaignUpdated, CampaignOpened, CampaignClosed, CampaignArchived,
+        CampaignPurged,
         ParticipantRegistered, ParticipantVerified, ParticipantErased,
         DisseminationRegistered, InvitationSent, LinkClicked, visit.VisitRecorded,
         CommentSubmitted, CommentModerated, CommentPublished, CommentHidden, CommentFlagged,

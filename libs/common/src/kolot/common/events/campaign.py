@@ -156,3 +156,26 @@ class CampaignArchived(_CampaignEvent):
     """Intake, when a closed consultation is archived (read-only, retention clock runs)."""
 
     type: Literal["kolot.campaign.archived"] = "kolot.campaign.archived"
+
+
+class CampaignPurgedData(Payload):
+    campaign_id: str
+    closed_at: datetime
+    """When the consultation closed (the snapshot's ``closes_at``)."""
+    retention_days: int
+    """The retention that ran out: the campaign's own, else the deployment's default."""
+    due_at: datetime
+    """``closed_at + retention_days``: the purge was due from then on."""
+
+
+class CampaignPurged(Event):
+    """Intake, once a closed consultation's retention has run out (``retention_days`` after it
+    closed). Every service then removes what links people to the consultation and the text that
+    was never published; published comments (unlinked), decisions and counts stay. Public, so a
+    ministry that keeps copies of the consultation's events knows to purge them too."""
+
+    public: ClassVar[bool] = True
+    type: Literal["kolot.campaign.purged"] = "kolot.campaign.purged"
+    source: str = "kolot/intake"
+    dataschemaversion: Literal[1] = 1
+    data: CampaignPurgedData

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kolot.intake.api import campaigns, channels, contributions, participants, uploads
+from kolot.intake.api import campaigns, channels, contributions, pages, participants, uploads
 
 # contributions first: routes are matched in order, and comments are the flash crowd's path
 routers: list[APIRouter] = [
@@ -13,6 +13,7 @@ routers: list[APIRouter] = [
     participants.router,
     channels.router,
     uploads.router,
+    pages.router,
 ]
 
 __all__ = ["routers"]

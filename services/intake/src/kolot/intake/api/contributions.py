@@ -260,6 +260,12 @@ async def get_own_comment(
             "No such comment",
             "no comment with this id by you (it may take a moment to appear after submitting)",
         )
+    return own_view(doc)
+
+
+def own_view(doc: Document) -> CommentOwnView:
+    """A comment as its author sees it (the JSON API and the participation page alike): the
+    statement of reasons once there is a decision, not while it waits for one."""
     decided = doc.get("status") in {"published", "rejected", "hidden", "clustered"}
     return CommentOwnView(
         id=doc["_id"],

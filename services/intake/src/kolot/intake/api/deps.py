@@ -132,12 +132,19 @@ async def contributor(request: Request, credentials: BearerDep) -> Contributor:
     dependency FastAPI solves costs time). The participant limit is checked after the token,
     so forged tokens cannot spend someone else's allowance.
     """
-    participant = await current_participant(request, credentials)
+    return await admit(request, await current_participant(request, credentials))
+
+
+async def admit(
+    request: Request, participant: Participant, *, origin: Origin | None = None
+) -> Contributor:
+    """``participant`` within their rate limits and their address's (the pages' forms too);
+    ``origin``: the address was checked already (before registering a new participant)."""
     limits = _limits(request)
     wait = limits.participant.check(participant.participant_id)
     if wait:
         raise _too_many(wait, "participant")
-    return Contributor(participant=participant, origin=await address_origin(request))
+    return Contributor(participant=participant, origin=origin or await address_origin(request))
 
 
 ParticipantDep = Annotated[Participant, Depends(current_participant)]
@@ -152,9 +159,30 @@ IdempotencyKey = Annotated[
 M = TypeVar("M", bound=BaseModel)
 
 
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 async def validated_body(request: Request, model: type[M]) -> M:
     """The JSON body as ``model``, or the same 422 problem FastAPI's own validation gives."""
     raw = await request.body()
+    if not _is_json(request.headers.get("content-type")):
+        # as FastAPI does (strict content type): a body not declared JSON is not read as JSON,
+        # so a plain-text or form post cannot pass for one
+        raise RequestValidationError(
+            [
+                {
+                    "type": "model_attributes_type",
+                    "loc": ("body",),
+                    "msg": "send the body as JSON, with Content-Type: application/json",
+                    "input": raw[:100].decode("utf-8", "replace"),
+                }
+            ],
+            body=raw,
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -111,6 +111,8 @@ _LEET = str.maketrans(
 _LEET_WORD = re.compile(
     r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[013457@$])[a-z013457@$]{3,}(?![\w@$])"
 )
+# "!" for "i" inside a Latin word (b!tch, k!ll, d!ckhead); at a word's end it is punctuation
+_INNER_BANG = re.compile(r"(?<=[a-z])!+(?=[a-z013457@$])")
 # single letters separated by one space, dot, dash or underscore, at least four of them
 _SPACED = re.compile(r"(?<!\w)(?:\w[ ._\-*]){3,}\w(?!\w)")
 _NON_LATIN_TOKEN = re.compile(r"\S*[^\x00-\x7f]\S*")
@@ -133,7 +135,8 @@ def _join_spaced(match: re.Match[str]) -> str:
 def folded_key(key: str) -> str:
     """The key with homoglyphs and leetspeak folded in Latin words and spaced letters joined."""
     folded = _NON_LATIN_TOKEN.sub(_fold_homoglyphs, key) if not key.isascii() else key
-    folded = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), folded.casefold())
+    folded = _INNER_BANG.sub("i", folded.casefold())
+    folded = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), folded)
     return _SPACED.sub(_join_spaced, folded)
 
 

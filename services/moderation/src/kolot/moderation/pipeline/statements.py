@@ -32,7 +32,28 @@ _REASON_LABELS: dict[str, dict[StatementLanguage, str]] = {
         "ar": "إعلان أو رسالة مزعجة",
         "en": "advertising or spam",
     },
+    "personal_data": {
+        "he": "פרסום פרטים אישיים של אדם אחר",
+        "ar": "نشر بيانات شخصية لشخص آخر",
+        "en": "someone else's personal details",
+    },
+    "off_topic": {
+        "he": "תוכן שאינו עוסק בנושא ההתייעצות",
+        "ar": "محتوى لا يتعلق بموضوع المشاورة",
+        "en": "content that is not about the consultation's subject",
+    },
 }
+
+REJECTION_REASONS: tuple[str, ...] = (
+    "threat",
+    "hate",
+    "abuse",
+    "spam",
+    "personal_data",
+    "off_topic",
+)
+"""The reasons a moderator rejects a comment for, in a fixed order (the console numbers them).
+Disagreement, however harsh, is none of them."""
 
 _PII_REMOVED: dict[StatementLanguage, str] = {
     "he": 'התגובה שלך פורסמה. הסרנו ממנה פרטים אישיים (כמו טלפון, דוא"ל או כתובת) כדי להגן עליך.',
@@ -111,3 +132,21 @@ def cluster_statement(*, language: str) -> str:
 
 def review_statement(*, language: str) -> str:
     return _IN_REVIEW[statement_language(language)]
+
+
+_APPROVED_BY_MODERATOR: dict[StatementLanguage, str] = {
+    "he": "מנחה קרא את התגובה שלך והיא פורסמה. תודה על ההשתתפות.",
+    "ar": "قرأ مشرفٌ تعليقك وقد نُشر. شكرًا على مشاركتك.",
+    "en": "A moderator read your comment and published it. Thank you for taking part.",
+}
+
+
+def reason_label(reason: str, *, language: str) -> str:
+    """A rejection reason as people read it (the reason itself when it has no label)."""
+    labels = _REASON_LABELS.get(reason)
+    return labels[statement_language(language)] if labels else reason
+
+
+def approved_statement(*, language: str) -> str:
+    """What the author of a comment a moderator published reads."""
+    return _APPROVED_BY_MODERATOR[statement_language(language)]

@@ -1,0 +1,40 @@
+"""Velocity counted in memory: a sender's comments in the window, redeliveries counted once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from kolot.moderation.velocity import Velocity
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=5)
+
+
+def test_a_senders_comments_in_the_window_are_counted_across_batches() -> None:
+    velocity = Velocity(WINDOW)
+    assert velocity.observe([("c1", "p1", T0), ("c2", "p1", T0), ("c3", "p2", T0)]) == {
+        "p1": 2,
+        "p2": 1,
+    }
+    assert velocity.observe([("c4", "p1", T0 + timedelta(minutes=1))]) == {"p1": 3}
+
+
+def test_a_redelivered_comment_is_not_counted_twice() -> None:
+    velocity = Velocity(WINDOW)
+    velocity.observe([("c1", "p1", T0), ("c2", "p1", T0)])
+    assert velocity.observe([("c1", "p1", T0), ("c2", "p1", T0)]) == {"p1": 2}
+
+
+def test_comments_older_than_the_window_no_longer_count() -> None:
+    velocity = Velocity(WINDOW)
+    velocity.observe([(f"c{i}", "p1", T0) for i in range(10)])
+    assert velocity.observe([("late", "p1", T0 + WINDOW + timedelta(seconds=1))]) == {"p1": 1}
+
+
+def test_memory_is_bounded_by_forgetting_the_least_recently_active_senders() -> None:
+    velocity = Velocity(WINDOW, max_senders=3)
+    velocity.observe([(f"c{i}", f"p{i}", T0) for i in range(3)])
+    velocity.observe([("again", "p0", T0)])  # p0 active again: p1 is now the oldest
+    velocity.observe([("new", "p9", T0)])
+    assert velocity.observe([("x", "p1", T0)]) == {"p1": 1}  # forgotten, counted afresh
+    assert velocity.observe([("y", "p0", T0)]) == {"p0": 3}
