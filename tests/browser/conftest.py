@@ -6,9 +6,10 @@ names another binary). The whole stack runs once for the session as ``make up`` 
 pages are served by the real services over real HTTP.
 
 Every page a test opens is watched: a console error, an uncaught exception or a failed request
-fails the test (except a request the browser cancelled because the page itself navigated away while
-it was in flight: a link followed during a poll is not a fault the person sees), and a screenshot of the last state is saved under
-``test-artefacts/browser/`` (``KOLOT_TEST_ARTEFACTS`` moves it) whether the test passed or not.
+fails the test, and a screenshot of the last state is saved under ``test-artefacts/browser/``
+(``KOLOT_TEST_ARTEFACTS`` moves it) whether the test passed or not. A request the browser cancelled
+because the page itself navigated away while it was in flight (a link followed during a poll) is
+not a fault anyone sees, and is not counted.
 ``checks.assert_accessible`` runs axe-core's WCAG 2.2 A/AA rules on the page as it is.
 """
 

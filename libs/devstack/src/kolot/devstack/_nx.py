@@ -10,13 +10,24 @@ a session has closed, its open transactions are rolled back, as a crashed client
 (found by tests/faults: kill -9 of metrics mid-batch lost counts).
 
 Run as ``python -m kolot.devstack._nx`` with nx-27017's own arguments.
+
+``KOLOT_NX_PROFILE=<folder>`` also records where the server's time goes, for benchmarks: every
+15 s it writes ``shapes.json`` there, the CPU and wall time per command shape (command, database,
+collection, the filter's and update's field names and operators, never their values), and with
+``KOLOT_NX_CPROFILE=1`` one cProfile file per worker thread (``nx-<thread>.pstats``; read them
+together with ``python -m pstats``). Profiling slows the server; never set it in production.
 """
 
 from __future__ import annotations
 
+import cProfile
+import json
 import logging
+import os
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from nx_27017 import handler as nx_handler
@@ -96,6 +107,111 @@ def _roll_back(handler: Any, session_id: str) -> None:
             handler._sessions.pop(key, None)
 
 
+def _shape(value: Any, depth: int = 0) -> Any:
+    """A filter's or update's structure without its values: field names and operators."""
+    if isinstance(value, dict):
+        if depth > 3:
+            return "{...}"
+        return {key: _shape(inner, depth + 1) for key, inner in sorted(value.items())}
+    if isinstance(value, list):
+        return [_shape(value[0], depth + 1), len(value)] if value else []
+    return type(value).__name__
+
+
+def _command_shape(msg: dict[str, Any]) -> str:
+    body: dict[str, Any] = {}
+    payload: list[Any] = []
+    for kind, section in msg.get("sections", ()):
+        if kind == "body" and isinstance(section, dict):
+            body = section
+        elif kind in ("payload", "payload_docs"):
+            items = section.values() if isinstance(section, dict) else [section]
+            for item in items:
+                payload.extend(item if isinstance(item, list) else [item])
+    name = next(iter(body), "?")
+    parts: dict[str, Any] = {"cmd": name, "db": body.get("$db"), "coll": body.get(name)}
+    if "lsid" in body and body.get("txnNumber") is not None:
+        parts["tx"] = True
+    for key in ("filter", "sort", "pipeline", "query", "update"):
+        if key in body:
+            parts[key] = _shape(body[key])
+    ops = body.get("updates") or body.get("deletes") or (payload if name != "insert" else [])
+    if ops:
+        first = ops[0]
+        parts["ops"] = len(ops)
+        parts["q"] = _shape(first.get("q")) if isinstance(first, dict) else None
+        parts["u"] = _shape(first.get("u")) if isinstance(first, dict) else None
+        parts["upsert"] = bool(isinstance(first, dict) and first.get("upsert"))
+    elif name == "insert":
+        parts["docs"] = len(body.get("documents") or payload)
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
+def install_profiler(
+    folder: Path, with_cprofile: bool, cls: Any = nx_handler.NeoSQLiteHandler
+) -> None:
+    """Time every command by shape; dump the table (and per-thread cProfiles) every 15 s."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+    table: dict[str, list[float]] = {}  # shape -> [calls, cpu s, wall s, max wall s]
+    local = threading.local()
+    last_dump = [time.monotonic()]
+
+    def dump() -> None:
+        with lock:
+            rows = sorted(table.items(), key=lambda item: -item[1][1])
+            lines = [
+                {
+                    "shape": json.loads(shape),
+                    "calls": int(v[0]),
+                    "cpu_s": round(v[1], 3),
+                    "wall_s": round(v[2], 3),
+                    "max_ms": round(v[3] * 1000, 1),
+                }
+                for shape, v in rows
+            ]
+        (folder / "shapes.json").write_text(json.dumps(lines, indent=1, ensure_ascii=False))
+
+    def timed(original: Any) -> Any:
+        def call(self: Any, msg: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            profile = getattr(local, "profile", None)
+            if with_cprofile and profile is None:
+                profile = local.profile = cProfile.Profile()
+            cpu, wall = time.thread_time(), time.perf_counter()
+            if profile is not None:
+                profile.enable()
+            try:
+                return original(self, msg, *args, **kwargs)
+            finally:
+                if profile is not None:
+                    profile.disable()
+                cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+                try:
+                    shape = _command_shape(msg)
+                except Exception:  # a shape we cannot read is still timed
+                    shape = json.dumps({"cmd": "?"})
+                with lock:
+                    row = table.setdefault(shape, [0, 0.0, 0.0, 0.0])
+                    row[0] += 1
+                    row[1] += cpu
+                    row[2] += wall
+                    row[3] = max(row[3], wall)
+                now = time.monotonic()
+                if profile is not None and now - getattr(local, "dumped", 0.0) > 15:
+                    local.dumped = now
+                    profile.dump_stats(folder / f"nx-{threading.get_ident()}.pstats")
+                if now - last_dump[0] > 15:
+                    last_dump[0] = now
+                    dump()
+
+        return call
+
+    cls.handle_command = timed(cls.handle_command)
+    cls.handle_insert = timed(cls.handle_insert)
+
+
 if __name__ == "__main__":
     install()
+    if profile_folder := os.environ.get("KOLOT_NX_PROFILE"):
+        install_profiler(Path(profile_folder), os.environ.get("KOLOT_NX_CPROFILE") == "1")
     sys.exit(main())
