@@ -278,3 +278,21 @@ async def test_the_server_sorts_and_compares_stamps_like_the_times(
 
     assert ordered == sorted(range(len(TIMES)), key=lambda i: TIMES[i])
     assert later == {i for i, t in enumerate(TIMES) if t > middle}
+
+
+async def test_an_index_a_version_no_longer_declares_is_dropped_when_named_as_retired(
+    client: AsyncMongoClient[Document], namespace: str
+) -> None:
+    """An index no query uses any more costs every write: ensure_indexes drops it at start
+    (found by its keys: MongoDB and nx-27017 name indexes differently), keeps what is declared,
+    and starts the same way once it is gone."""
+    database = client[f"{namespace}_retire"]
+    old = {"items": [IndexModel([("cluster_id", 1)]), IndexModel([("status", 1)])]}
+    await ensure_indexes(database, old)
+    new = {"items": [IndexModel([("cluster_id", 1), ("status", 1)]), IndexModel([("status", 1)])]}
+    for _ in range(2):
+        await ensure_indexes(database, new, retired={"items": [IndexModel([("cluster_id", 1)])]})
+        keys = [dict(i["key"]) async for i in await database["items"].list_indexes()]
+        assert sorted(keys, key=str) == sorted(
+            [{"_id": 1}, {"cluster_id": 1, "status": 1}, {"status": 1}], key=str
+        )

@@ -50,6 +50,7 @@ class Runtime:
         settings: ServiceSettings,
         *,
         indexes: Mapping[str, Sequence[IndexModel]] | None = None,
+        retired_indexes: Mapping[str, Sequence[IndexModel]] | None = None,
     ) -> None:
         self.settings = settings
         self.registry = CollectorRegistry()
@@ -72,6 +73,7 @@ class Runtime:
             audience=settings.jwt_audience,
         )
         self.indexes = {**(indexes or {}), APPLIED_COLLECTION: APPLIED_INDEXES}
+        self.retired_indexes = dict(retired_indexes or {})
         self.consumers: list[PullConsumer] = []
         self.publications: list[Publication] = []
         self.accepting = False
@@ -126,7 +128,7 @@ class Runtime:
             timeout=settings.mongodb_timeout,
         )
         try:
-            await ensure_indexes(self.db, self.indexes)
+            await ensure_indexes(self.db, self.indexes, retired=self.retired_indexes)
             await self.broker.connect()
             await ensure_streams(
                 jetstream(self.broker), self.streams, replicas=settings.stream_replicas

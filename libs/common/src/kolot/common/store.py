@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid, PyMongoError
+from pymongo.errors import CollectionInvalid, OperationFailure, PyMongoError
 
 from kolot.common.events import Event
 
@@ -55,12 +55,18 @@ def create_mongo_client(
 
 
 async def ensure_indexes(
-    database: AsyncDatabase[Document], indexes: Mapping[str, Sequence[IndexModel]]
+    database: AsyncDatabase[Document],
+    indexes: Mapping[str, Sequence[IndexModel]],
+    *,
+    retired: Mapping[str, Sequence[IndexModel]] | None = None,
 ) -> None:
     """Create every collection and the indexes it needs; idempotent, run at every start.
 
     Collections are created up front even without indexes: on nx-27017 a transaction whose
-    first operation touches a collection that does not exist yet misbehaves.
+    first operation touches a collection that does not exist yet misbehaves. ``retired`` are
+    indexes an earlier version created that no query uses any more: each costs every write, so
+    they are dropped, found by their keys (servers name indexes differently; one already gone is
+    fine).
     """
     existing = set(await database.list_collection_names())
     for collection, models in indexes.items():
@@ -69,6 +75,12 @@ async def ensure_indexes(
                 await database.create_collection(collection)
         if models:
             await database[collection].create_indexes(list(models))
+    for collection, models in (retired or {}).items():
+        keys = [list(model.document["key"].items()) for model in models]
+        async for index in await database[collection].list_indexes():
+            if list(index["key"].items()) in keys:
+                with contextlib.suppress(OperationFailure):  # another replica dropped it first
+                    await database[collection].drop_index(index["name"])
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:

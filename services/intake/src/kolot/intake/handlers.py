@@ -3,6 +3,8 @@ collection per batch), idempotent, so a replay from the start of the stream rebu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pymongo import DeleteMany, DeleteOne, UpdateMany, UpdateOne
 
 from kolot.common.events import (
@@ -53,12 +55,21 @@ PARTICIPANT_TYPES = frozenset(
 )
 
 
-def comment_changes(events: list[Event]) -> list[UpdateOne]:
-    """The writes that bring the comments read model up to date with ``events`` (idempotent)."""
+def comment_changes(
+    events: list[Event], support: Mapping[str, int] | None = None
+) -> list[UpdateOne]:
+    """The writes that bring the comments read model up to date with ``events`` (idempotent).
+
+    ``support``: the votes already cast for submitted comments (none, but for a replay or a
+    replica that projected a later vote first), written with the submission in the same update.
+    """
+    support = support or {}
     ops: list[UpdateOne] = []
     for event in events:
         match event:
             case CommentSubmitted(data=data):
+                key = sort_key(event.time, data.comment_id)
+                votes = support.get(data.comment_id, 0)
                 ops.append(
                     UpdateOne(
                         {"_id": data.comment_id},
@@ -66,7 +77,9 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                             # a status event may have been applied first (replicas race)
                             "$setOnInsert": {"status": "pending", "status_at": stamp(event.time)},
                             "$set": {
-                                "sort_key": sort_key(event.time, data.comment_id),
+                                "sort_key": key,
+                                "support": votes,
+                                "rank": rank(votes, key),
                                 "campaign_id": event.subject,
                                 "participant_id": data.participant_id,
                                 "text": data.text,
@@ -119,9 +132,9 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
                         },
                         # published before its submission was projected (replicas race): order
                         # it by the submission time moderation saw until the submission lands
-                        on_insert={
-                            "sort_key": sort_key(data.submitted_at or event.time, data.comment_id)
-                        },
+                        on_insert=_ranked(
+                            sort_key(data.submitted_at or event.time, data.comment_id)
+                        ),
                     )
                 )
             case CommentHidden(data=data):
@@ -159,6 +172,11 @@ def comment_changes(events: list[Event]) -> list[UpdateOne]:
             case _:
                 pass
     return ops
+
+
+def _ranked(key: str) -> dict[str, object]:
+    """A comment's ordering fields before anyone voted for it."""
+    return {"sort_key": key, "support": 0, "rank": rank(0, key)}
 
 
 def vote_changes(events: list[Event]) -> list[UpdateOne]:
@@ -273,7 +291,9 @@ class Projector:
 
     async def on_comment_events(self, events: list[Event]) -> None:
         repository = self.repository
-        await repository.apply_comment_changes(comment_changes(events))
+        submitted = sorted(e.data.comment_id for e in events if isinstance(e, CommentSubmitted))
+        support = await repository.support_of(submitted) if submitted else {}
+        await repository.apply_comment_changes(comment_changes(events, support))
         erased = [e.data.participant_id for e in events if isinstance(e, ParticipantErased)]
         if erased:
             # in this consumer, after the participant's comments in stream order, so a replay
@@ -281,12 +301,9 @@ class Projector:
             await repository.anonymise_author(erased)
         await repository.bulk("votes", vote_changes(events))
         # derived figures: support (and the "most supported" rank) and reply counts, recounted
-        # for what this batch touched, so redelivered or replayed votes never double count
-        touched = {
-            e.data.comment_id if not isinstance(e, VoteCast) else e.data.target_id
-            for e in events
-            if isinstance(e, CommentSubmitted | CommentPublished | VoteCast)
-        }
+        # for what this batch's votes touched, so redelivered or replayed votes never double
+        # count (a submission carries its own, above)
+        touched = {e.data.target_id for e in events if isinstance(e, VoteCast)}
         parents = {
             e.data.parent_id
             for e in events

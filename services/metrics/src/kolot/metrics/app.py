@@ -14,7 +14,7 @@ from kolot.metrics.api import router
 from kolot.metrics.assets import router as assets_router
 from kolot.metrics.exposition import CountersCollector
 from kolot.metrics.handlers import all_events_consumer
-from kolot.metrics.models import INDEXES
+from kolot.metrics.models import INDEXES, RETIRED_INDEXES
 from kolot.metrics.repository import MetricsRepository
 from kolot.metrics.retention import Forgetting, forgetting
 from kolot.metrics.service import MetricsService
@@ -44,7 +44,7 @@ async def refresh_snapshot(runtime: Runtime, collector: CountersCollector, inter
 
 def create_app(settings: MetricsSettings) -> FastAPI:
     # every collection is declared so it exists before the first transaction writes to it
-    runtime = Runtime(settings, indexes=INDEXES)
+    runtime = Runtime(settings, indexes=INDEXES, retired_indexes=RETIRED_INDEXES)
     runtime.consumer(forgetting(all_events_consumer(runtime), Forgetting(lambda: runtime.db)))
     collector = CountersCollector(
         max_sources=settings.max_sources_per_campaign,

@@ -41,11 +41,16 @@ CONTRIBUTORS_COLLECTION = "contributors"
 DISSEMINATIONS_COLLECTION = "disseminations"
 CLUSTERS_COLLECTION = "clusters"
 
+RETIRED_INDEXES: dict[str, list[IndexModel]] = {
+    # the held queue is grouped per campaign in SQL on (status, campaign_id, held_since)
+    COMMENTS_COLLECTION: [IndexModel([("status", 1), ("held_since", 1)])],
+}
+
 INDEXES: dict[str, list[IndexModel]] = {
     COUNTERS_COLLECTION: [],
     HOURS_COLLECTION: [IndexModel([("campaign_id", 1), ("hour", 1)])],
     CAMPAIGNS_COLLECTION: [],
-    COMMENTS_COLLECTION: [IndexModel([("status", 1), ("held_since", 1)])],
+    COMMENTS_COLLECTION: [IndexModel([("status", 1), ("campaign_id", 1), ("held_since", 1)])],
     PARTICIPANTS_COLLECTION: [],
     CONTRIBUTORS_COLLECTION: [IndexModel([("participant_id", 1)])],
     DISSEMINATIONS_COLLECTION: [IndexModel([("campaign_id", 1)])],

@@ -16,14 +16,14 @@ from kolot.common.runtime import Runtime
 from kolot.moderation import api, console
 from kolot.moderation.campaign_log import StreamCampaignLog, follow_campaigns
 from kolot.moderation.handlers import consumer_specs
-from kolot.moderation.repository import INDEXES, MongoModerationRepository
+from kolot.moderation.repository import INDEXES, RETIRED_INDEXES, MongoModerationRepository
 from kolot.moderation.retention import Forgetting, forgetting
 from kolot.moderation.service import ModerationService
 from kolot.moderation.settings import ModerationSettings
 
 
 def create_app(settings: ModerationSettings) -> FastAPI:
-    runtime = Runtime(settings, indexes=INDEXES)
+    runtime = Runtime(settings, indexes=INDEXES, retired_indexes=RETIRED_INDEXES)
     service = ModerationService(
         MongoModerationRepository(lambda: runtime.db),
         runtime.publisher,

@@ -52,7 +52,8 @@ INDEXES: dict[str, list[IndexModel]] = {
                 ("submitted_at", ASCENDING),
             ]
         ),
-        IndexModel([("cluster_id", ASCENDING)]),
+        # a cluster's members, and how many of them have a status (counted in SQL by nx-27017)
+        IndexModel([("cluster_id", ASCENDING), ("status", ASCENDING)]),
         # the surge windows (on the stamp: nx-27017's pipelines compare BSON dates wrongly)
         IndexModel([("campaign_id", ASCENDING), ("submitted_stamp", ASCENDING)]),
         # (participant, time): a participant's comments (erasure). Velocity is counted in memory,
@@ -72,6 +73,12 @@ INDEXES: dict[str, list[IndexModel]] = {
     CLUSTERS: [IndexModel([("campaign_id", ASCENDING), ("seq", ASCENDING)])],
     ALERTS: [IndexModel([("campaign_id", ASCENDING)]), IndexModel([("state", ASCENDING)])],
     EXAMPLES: [IndexModel([("at", DESCENDING)])],
+}
+
+
+RETIRED_INDEXES: dict[str, list[IndexModel]] = {
+    # (cluster_id, status) serves everything it did, and counts members in SQL
+    COMMENTS: [IndexModel([("cluster_id", ASCENDING)])],
 }
 
 
@@ -387,15 +394,22 @@ class MongoModerationRepository:
     async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]:
         """Approved members per cluster, counted by the server (a form letter may have hundreds
         of thousands of copies: they are not sent over the wire to be counted)."""
-        sizes: dict[str, int] = dict.fromkeys(cluster_ids, 0)
-        if sizes:
-            pipeline: list[Document] = [
-                {"$match": {"cluster_id": {"$in": list(sizes)}, "status": "approved"}},
-                {"$group": {"_id": "$cluster_id", "n": {"$sum": 1}}},
-            ]
-            async for doc in await self._comments.aggregate(pipeline):
-                sizes[doc["_id"]] = int(doc["n"])
-        return sizes
+        counted = await self._count_members(cluster_ids, status="approved")
+        return {cluster_id: counted[cluster_id] for cluster_id in cluster_ids}
+
+    async def _count_members(
+        self, cluster_ids: Collection[str], *, status: str | None = None
+    ) -> dict[str, int]:
+        """Members per cluster (of one status), one grouping per cluster on the
+        (cluster_id, status) index: nx-27017 runs an equality match in SQL over the index, but
+        reads every member's document for ``$in`` (2 vs 18 µs per member, measured)."""
+        found = dict.fromkeys(cluster_ids, 0)
+        for cluster_id in found:
+            match: Document = {"cluster_id": cluster_id}
+            if status is not None:
+                match["status"] = status
+            found[cluster_id] = await _count(self._comments, match)
+        return found
 
     async def campaign_clusters(self, campaign_id: str, *, limit: int) -> list[tuple[str, int]]:
         """The campaign's clusters with copies, largest first: (cluster id, published size)."""
@@ -502,20 +516,9 @@ class MongoModerationRepository:
 
     async def cluster_counts(self, cluster_ids: Collection[str]) -> dict[str, tuple[int, int]]:
         """Per cluster: (every comment in it, those still waiting for a person), counted by the
-        server like ``cluster_sizes`` (two plain groupings, which nx-27017 runs in SQL)."""
-        if not cluster_ids:
-            return {}
-        counted: list[dict[str, int]] = []
-        for extra in ({}, {"status": "pending"}):
-            found = dict.fromkeys(cluster_ids, 0)
-            pipeline: list[Document] = [
-                {"$match": {"cluster_id": {"$in": list(cluster_ids)}, **extra}},
-                {"$group": {"_id": "$cluster_id", "n": {"$sum": 1}}},
-            ]
-            async for doc in await self._comments.aggregate(pipeline):
-                found[doc["_id"]] = int(doc["n"])
-            counted.append(found)
-        total, pending = counted
+        server like ``cluster_sizes``."""
+        total = await self._count_members(cluster_ids)
+        pending = await self._count_members(cluster_ids, status="pending")
         return {cluster_id: (total[cluster_id], pending[cluster_id]) for cluster_id in total}
 
     async def raised_alert_campaigns(self) -> set[str]:
