@@ -37,6 +37,7 @@ import json
 import multiprocessing
 import os
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -810,7 +811,18 @@ def print_report(r: dict[str, Any]) -> None:
         print(f"  problems: {json.dumps(r['problems'], default=str)[:2000]}")
 
 
+def _stop_on_sigterm() -> None:
+    """A run stopped with SIGTERM (kill, a job's timeout) stops its servers and services as
+    Ctrl-C does, instead of leaving them running."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> int:
+    _stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1 = 1,000,000 comments")
     parser.add_argument("--comments", type=int, help="exactly this many (overrides --scale)")

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kolot.common.auth import AuthError, Role, Staff
 from kolot.common.edge import BodyLimit, BodyLimits
+from kolot.common.memtrace import trace_memory_if_asked
 from kolot.common.problems import install_problem_handlers
 from kolot.common.runtime import Runtime
 from kolot.common.settings import S, load_settings
@@ -270,6 +271,7 @@ def serve(settings_class: type[S], create_service_app: Callable[[S], FastAPI]) -
     settings = load_settings(settings_class)
     configure_logging(settings)
     app = create_service_app(settings)
+    trace_memory_if_asked(settings.service_name)
     tune_gc()
     run(app, app.state.runtime)
 
