@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kolot.moderation.pipeline import decide, matching_key, normalise
+from kolot.moderation.pipeline.highlight import highlight
 
 DISGUISED_ABUSE = {
     "zero-width space": "you f\u200bucking moron",
@@ -29,6 +30,11 @@ DISGUISED_ABUSE = {
     "leetspeak digits": "you are a d1ckh3ad",
     "leetspeak symbols": "you a$$hole",
     "exclamation mark for i": "you b!tch",
+    "asterisk for a vowel": "f*ck you",
+    "asterisks for two letters": "you f**king idiot",
+    "masked insult": "you a**hole",
+    "hash for a vowel": "what a b#tch",
+    "masked mild word": "this plan is sh*t",
     "exclamation mark and digits": "you are a d!ckh3ad",
     "exclamation mark in a threat": "I will k!ll you",
     "spaced letters": "you f u c k i n g moron",
@@ -52,6 +58,9 @@ def test_disguised_abuse_is_held_or_rejected(text: str) -> None:
 
 CIVIL = {
     "harsh criticism": "The minister's plan is a disaster and should be scrapped!",
+    "asterisks for emphasis": "*Important*: the *new* route starts on 1/3, see note #2",
+    "arithmetic": "5*3 = 15 buses, 20% more? 4*5 is 20",
+    "a word masked past guessing": "The f*** word has no place here; s*** happens",
     "exclamations": "Wow!! This is great! Finally!",
     "numbers": "Budget 2024: 1,500 buses by 3/4 of 2025",
     "Hebrew": "התוכנית של המשרד גרועה ויש לבטל אותה",
@@ -126,3 +135,14 @@ def test_personal_data_is_redacted_whatever_surrounds_it(
     published = analysis.redacted_text
     assert value not in published
     assert re.sub(r"\D", "", value) not in re.sub(r"\D", "", published) or kind == "email"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("you f**king idiot", "f**king"), ("what a b#tch", "b#tch"), ("f*ck you", "f*ck you")],
+)
+def test_a_masked_word_is_highlighted_as_written(text: str, shown: str) -> None:
+    """The moderator sees the span of the masked word itself, not of a word the text lacks."""
+    spans = [text[m.start : m.end] for m in highlight(text).matches]
+
+    assert shown in spans

@@ -88,6 +88,12 @@ def _arabic_stems(token: str) -> set[str]:
     return stems
 
 
+MASKS = frozenset("*#%?")
+"""Characters people type for the letters of a word they will not spell out (f*ck, sh#t)."""
+# a Latin word with at least one mask among its letters: f*ck, f**king, a**hole, sh#t
+_MASKED = re.compile(r"(?<![\w*#%?])[a-z][a-z*#%?]*[*#%?][a-z*#%?]*(?![\w*#%?])")
+
+
 def _lexicon_form(word: str) -> str:
     """How a lexicon word is looked up: its skeleton when that is long enough to be safe."""
     if word and script_of(word[0]) == "he":
@@ -132,6 +138,9 @@ class RuleSet:
 
     def __init__(self, lexicons: Iterable[Lexicon]) -> None:
         self._phrases: dict[str, list[_Phrase]] = {}
+        self._maskable: dict[int, set[str]] = {}
+        """Latin lexicon entries of one word, by length: what a masked word (f**k) may stand
+        for (a word of a phrase, "shut" of "shut up", is no insult on its own)."""
         self._patterns: list[_Pattern] = []
         self._by_script: dict[str, list[_Pattern]] = {}
         protected: set[str] = set()
@@ -147,6 +156,8 @@ class RuleSet:
                     if words:
                         phrase = _Phrase(words, category, lexicon.language, severity)
                         self._phrases.setdefault(words[0], []).append(phrase)
+                    if len(words) == 1 and words[0].isascii() and words[0].isalpha():
+                        self._maskable.setdefault(len(words[0]), set()).add(words[0])
             sources: list[tuple[Category, float, tuple[str, ...]]] = [
                 ("threat", 1.0, lexicon.threats),
                 ("hate", 1.0, lexicon.hate_patterns),
@@ -170,6 +181,12 @@ class RuleSet:
         hits: dict[tuple[str, str], RuleHit] = {}
         for key in keys:
             self._check(key, hits)
+            if not MASKS.isdisjoint(key):
+                unmasked = _MASKED.sub(self._unmask, key)
+                if unmasked != key:
+                    # the hits name the text as written (f**k), which the unmasked key spells
+                    # out letter for letter: spans are the same in both
+                    self._check(unmasked, hits, shown=key)
         certain = [h for h in hits.values() if h.severity >= 1.0]
         # a possible threat inside a certain one ("kill you" in "I will kill you") adds nothing
         for index, hit in list(hits.items()):
@@ -181,7 +198,27 @@ class RuleSet:
             sorted(hits.values(), key=lambda hit: (CATEGORIES.index(hit.category), -hit.severity))
         )
 
-    def _check(self, key: str, hits: dict[tuple[str, str], RuleHit]) -> None:
+    def _unmask(self, word: re.Match[str]) -> str:
+        """The one lexicon word a masked word can stand for (``f**k``), or the word as it is.
+
+        At least two letters must show, and as many letters as masks: ``f***`` could be
+        anything. A mask stands for exactly one letter, and only a single candidate counts.
+        """
+        masked = word.group()
+        letters = sum(char.isalpha() for char in masked)
+        if letters < 2 or letters * 2 < len(masked):
+            return masked
+        fits = {
+            candidate
+            for candidate in self._maskable.get(len(masked), ())
+            if all(a == b or a in MASKS for a, b in zip(masked, candidate, strict=True))
+        }
+        return fits.pop() if len(fits) == 1 else masked
+
+    def _check(
+        self, key: str, hits: dict[tuple[str, str], RuleHit], *, shown: str | None = None
+    ) -> None:
+        shown = shown or key
         present = [
             pattern
             for script, letters in _SCRIPT_LETTERS.items()
@@ -195,7 +232,7 @@ class RuleSet:
                     rule,
                     rule_pattern.category,
                     rule_pattern.language,
-                    match.group(),
+                    shown[match.start() : match.end()],
                     rule_pattern.severity,
                 )
                 known = hits.get((rule, hit.match))
@@ -208,7 +245,7 @@ class RuleSet:
                 for phrase in self._phrases.get(form, ()):
                     if self._matches(phrase, forms, index):
                         last = tokens[index + len(phrase.words) - 1]
-                        text = key[tokens[index].start() : last.end()]
+                        text = shown[tokens[index].start() : last.end()]
                         rule = f"lexicon.{phrase.language}.{phrase.category}"
                         hit = RuleHit(rule, phrase.category, phrase.language, text, phrase.severity)
                         known = hits.get((rule, text))
