@@ -1,0 +1,145 @@
+"""The embedded store's query shapes: which run in SQL and which read every document in Python.
+
+nx-27017 (the MongoDB-wire server of ``make up`` and the tests) runs some query shapes in SQL over
+its indexes and others in Python over every matching document. Kolot's hot queries use the fast
+shapes (docs/embedded-store.md, "Where its time goes"); this benchmark measures each pair in the
+same run, so that an upgrade of nx-27017 can be checked against them. It starts its own server
+(devstack) on a free port and a temporary folder unless --mongo-url is given.
+
+    .venv/bin/python bench/store_shapes.py --documents 60000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pymongo
+
+from kolot.devstack.servers import MongoServer
+
+
+def timed(action: Callable[[], Any], repeat: int = 5) -> float:
+    """The median of ``repeat`` runs, in milliseconds."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        runs.append((time.perf_counter() - started) * 1000)
+    return sorted(runs)[len(runs) // 2]
+
+
+def fill(collection: pymongo.collection.Collection[dict[str, Any]], documents: int) -> None:
+    collection.drop()
+    collection.create_index([("cluster_id", 1), ("status", 1)])
+    collection.create_index([("status", 1), ("campaign_id", 1), ("held_since", 1)])
+    text = "a comment of some length, as people write them " * 16
+    for start in range(0, documents, 500):
+        collection.insert_many(
+            [
+                {
+                    "_id": f"c{n}",
+                    "campaign_id": f"k{n % 5}",
+                    "cluster_id": f"cl{n % 4}" if n % 3 == 0 else None,
+                    "status": "held" if n % 7 == 0 else "approved" if n % 10 else "pending",
+                    "held_since": f"20261124T{n:012d}",
+                    "text": text,
+                }
+                for n in range(start, min(documents, start + 500))
+            ]
+        )
+
+
+def measure(url: str, documents: int) -> list[tuple[str, float, str, float]]:
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(url)
+    collection = client["kolot_bench_shapes"]["comments"]
+    started = time.perf_counter()
+    fill(collection, documents)
+    print(f"{documents:,} documents written in {time.perf_counter() - started:.1f} s")
+    clusters = ["cl0", "cl1", "cl2", "cl3"]
+
+    def members_in() -> None:
+        match = {"cluster_id": {"$in": clusters}, "status": "approved"}
+        list(
+            collection.aggregate(
+                [{"$match": match}, {"$group": {"_id": "$cluster_id", "n": {"$sum": 1}}}]
+            )
+        )
+
+    def members_each() -> None:
+        for cluster in clusters:
+            match = {"cluster_id": cluster, "status": "approved"}
+            list(collection.aggregate([{"$match": match}, {"$count": "n"}]))
+
+    def held_read() -> None:
+        list(collection.find({"status": "held"}, {"campaign_id": 1, "held_since": 1}))
+
+    def held_grouped() -> None:
+        group = {"_id": "$campaign_id", "n": {"$sum": 1}, "oldest": {"$min": "$held_since"}}
+        list(collection.aggregate([{"$match": {"status": "held"}}, {"$group": group}]))
+
+    def oldest_sorted() -> None:
+        query = {"status": "held", "campaign_id": "k3"}
+        list(collection.find(query, {"held_since": 1}).sort("held_since", 1).limit(1))
+
+    def oldest_grouped() -> None:
+        match = {"status": "held", "campaign_id": "k3"}
+        group = {"_id": None, "oldest": {"$min": "$held_since"}}
+        list(collection.aggregate([{"$match": match}, {"$group": group}]))
+
+    def count_documents() -> None:
+        collection.count_documents({"status": "pending"})
+
+    def count_pipeline() -> None:
+        list(collection.aggregate([{"$match": {"status": "pending"}}, {"$count": "n"}]))
+
+    pairs = [
+        (
+            "cluster members: $in + $group",
+            members_in,
+            "an equality $count per cluster",
+            members_each,
+        ),
+        ("held queue: find every held", held_read, "$group with $sum and $min", held_grouped),
+        ("oldest held: sort + limit 1", oldest_sorted, "$group with $min", oldest_grouped),
+        ("count_documents", count_documents, "$match + $count", count_pipeline),
+    ]
+    rows = [
+        (slow_name, timed(slow), fast_name, timed(fast))
+        for slow_name, slow, fast_name, fast in pairs
+    ]
+    client.drop_database("kolot_bench_shapes")
+    client.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=60_000)
+    parser.add_argument("--mongo-url", default=os.environ.get("MONGODB_URL"))
+    args = parser.parse_args()
+    if args.mongo_url:
+        rows = measure(args.mongo_url, args.documents)
+    else:
+        with tempfile.TemporaryDirectory(prefix="kolot-bench-shapes-") as folder:
+            server = MongoServer(data_dir=Path(folder))
+            server.start()
+            try:
+                rows = measure(server.url, args.documents)
+            finally:
+                server.stop()
+    print(f"\n{'shape Kolot avoids':<32}{'ms':>8}   {'shape Kolot uses':<32}{'ms':>8}{'ratio':>8}")
+    for slow_name, slow_ms, fast_name, fast_ms in rows:
+        print(
+            f"{slow_name:<32}{slow_ms:>8.1f}   {fast_name:<32}{fast_ms:>8.1f}"
+            f"{slow_ms / fast_ms:>7.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
