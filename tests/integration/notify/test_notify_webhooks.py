@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from standardwebhooks.webhooks import Webhook
 
 from kolot.common.auth import Role, issue_staff_token
 from kolot.common.bus import jetstream
+from kolot.common.contacts import ContactSealer
 from kolot.common.events import (
     CommentHidden,
     CommentHiddenData,
@@ -34,8 +36,9 @@ from kolot.common.runtime import Runtime
 from kolot.common.settings import DEV_JWT_SECRET
 from kolot.notify.app import create_app
 from kolot.notify.models import Delivery
-from kolot.notify.repository import DELIVERIES
+from kolot.notify.repository import DELIVERIES, SUBSCRIPTIONS
 from kolot.notify.settings import NotifySettings
+from kolot.notify.webhooks import SecretSealer
 from tests.conftest import running_app, staff_headers
 from tests.local_server import serving
 
@@ -731,3 +734,166 @@ async def test_an_endpoint_gets_at_most_its_concurrency_limit_at_once(
             await eventually(lambda: len(endpoint.ids_on("/slow")) == 5)
     finally:
         release.set()
+
+
+def stored_strings(value: Any) -> list[str]:
+    """Every text in a stored document, its field names included, however deeply nested."""
+    if isinstance(value, dict):
+        return [text for k, v in value.items() for text in [str(k), *stored_strings(v)]]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in stored_strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def assert_nowhere(secrets: list[str], documents: list[dict[str, Any]]) -> None:
+    texts = [text for document in documents for text in stored_strings(document)]
+    for secret in secrets:
+        # the whole secret, or its key without the whsec_ prefix, in any field
+        key = secret.removeprefix("whsec_")
+        assert not [text for text in texts if key in text], "a secret is stored in clear"
+
+
+async def test_secrets_are_sealed_at_rest_shown_once_and_still_sign(
+    notify: tuple[httpx.AsyncClient, Runtime],
+    receiver: tuple[Receiver, str],
+    service_db: Callable[..., Any],
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    subscription = await subscribe(client, f"{url}/hook")
+    first = subscription["secret"]
+    rotated = await client.post(
+        f"/v1/subscriptions/{subscription['id']}/rotate-secret", headers=INTEGRATOR
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert set(rotated.json()) == {"secret", "previous_secret_until"}
+    second = rotated.json()["secret"]
+    assert second.startswith("whsec_")
+
+    # read back as they are stored, with PyMongo, past the service's own models
+    raw = service_db("notify")
+    documents = [doc async for doc in raw[SUBSCRIPTIONS].find({})]
+    assert [doc["_id"] for doc in documents] == [subscription["id"]]
+    assert_nowhere([first, second], documents)
+    [document] = documents
+    assert "secret" not in document
+    assert "previous_secret" not in document
+    assert document["secret_sealed"].startswith("gAAAAA")  # a Fernet token
+    assert document["previous_secret_sealed"].startswith("gAAAAA")
+
+    # never shown again: neither by GET nor by the list
+    path = f"/v1/subscriptions/{subscription['id']}"
+    for shown in [await client.get(path, headers=INTEGRATOR),
+                  await client.get("/v1/subscriptions", headers=INTEGRATOR)]:  # fmt: skip
+        assert shown.status_code == 200, shown.text
+        assert first.removeprefix("whsec_") not in shown.text
+        assert second.removeprefix("whsec_") not in shown.text
+        assert "secret_sealed" not in shown.text
+
+    # opened in memory to sign: the receiver verifies with what it was shown
+    event = comment_published("c16")
+    await runtime.publisher.publish_public(event)
+    await eventually(lambda: len(endpoint.requests) == 1)
+    _, headers, body = endpoint.requests[0]
+    assert_signed(second, headers, body, event)
+    assert_signed(first, headers, body, event)  # the rotation's overlap
+    assert_nowhere([first, second], [doc async for doc in raw[DELIVERIES].find({})])
+
+
+async def test_a_legacy_clear_secret_keeps_signing_and_is_sealed_when_rotated(
+    notify: tuple[httpx.AsyncClient, Runtime],
+    receiver: tuple[Receiver, str],
+    service_db: Callable[..., Any],
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    legacy = "whsec_" + "bGVnYWN5LXNlY3JldC1zdG9yZWQtaW4tY2xlYXIhISE="
+    raw = service_db("notify", tz_aware=True)
+    # as the notify before sealing wrote it
+    await raw[SUBSCRIPTIONS].insert_one(
+        {
+            "_id": "legacy-1",
+            "url": f"{url}/legacy",
+            "event_types": ["kolot.comment.published"],
+            "campaign_id": None,
+            "description": None,
+            "secret": legacy,
+            "owner": "dev",
+            "created_at": datetime.now(UTC),
+            "state": "active",
+            "state_reason": None,
+            "state_changed_at": None,
+            "consecutive_failures": 0,
+            "previous_secret": None,
+            "previous_secret_until": None,
+        }
+    )
+    shown = await client.get("/v1/subscriptions/legacy-1", headers=INTEGRATOR)
+    assert shown.status_code == 200, shown.text
+    assert legacy.removeprefix("whsec_") not in shown.text
+
+    first = comment_published("c17")
+    await asyncio.sleep(0.6)  # the consumer's subscription list is refreshed every 0.5 s
+    await runtime.publisher.publish_public(first)
+    await eventually(lambda: len(endpoint.ids_on("/legacy")) == 1)
+    _, headers, body = endpoint.requests[0]
+    assert_signed(legacy, headers, body, first)
+
+    rotated = await client.post("/v1/subscriptions/legacy-1/rotate-secret", headers=INTEGRATOR)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    stored = await raw[SUBSCRIPTIONS].find_one({"_id": "legacy-1"})
+    assert_nowhere([legacy, new], [stored])
+    assert "secret" not in stored
+    assert "previous_secret" not in stored
+
+    second = comment_published("c17")
+    await asyncio.sleep(1.1)  # the delivery worker rereads subscriptions once a second
+    await runtime.publisher.publish_public(second)
+    await eventually(lambda: len(endpoint.ids_on("/legacy")) == 2)
+    _, headers, body = endpoint.requests[1]
+    assert_signed(new, headers, body, second)
+    assert_signed(legacy, headers, body, second)  # the old one, now sealed, for the overlap
+
+
+async def test_a_secret_no_key_opens_fails_its_deliveries_clearly_and_sends_nothing(
+    notify: tuple[httpx.AsyncClient, Runtime],
+    receiver: tuple[Receiver, str],
+    service_db: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, runtime = notify
+    endpoint, url = receiver
+    lost = await subscribe(client, f"{url}/lost")
+    kept = await subscribe(client, f"{url}/kept")
+    # sealed with a key KOLOT_CONTACT_KEYS no longer holds
+    removed_key = ContactSealer(Fernet.generate_key().decode())
+    raw = service_db("notify")
+    await raw[SUBSCRIPTIONS].update_one(
+        {"_id": lost["id"]},
+        {"$set": {"secret_sealed": SecretSealer(removed_key).seal(lost["secret"])}},
+    )
+    event = comment_published("c18")
+    await runtime.publisher.publish_public(event)
+
+    await eventually(lambda: statuses_are(client, lost["id"], ["failed"]))
+    [entry] = await delivery_log(client, lost["id"])
+    assert entry["attempts"] == 3
+    assert entry["last_status_code"] is None
+    assert "KOLOT_CONTACT_KEYS" in entry["last_error"]
+    assert endpoint.ids_on("/lost") == []  # never sent, unsigned or otherwise
+    assert [r for r in caplog.records if r.levelname == "ERROR" and "KOLOT_CONTACT_KEYS" in
+            r.getMessage()]  # fmt: skip
+    # the worker goes on with the others
+    await eventually(lambda: statuses_are(client, kept["id"], ["delivered"]))
+    _, headers, body = endpoint.requests[-1]
+    assert_signed(kept["secret"], headers, body, event)
+
+    # rotating gives it a secret that opens again (the lost one cannot sign beside it)
+    rotated = await client.post(f"/v1/subscriptions/{lost['id']}/rotate-secret", headers=INTEGRATOR)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["previous_secret_until"] is None
+    tested = await client.post(f"/v1/subscriptions/{lost['id']}/test", headers=INTEGRATOR)
+    assert tested.json()["delivered"] is True
+    _, headers, body = endpoint.requests[-1]
+    Webhook(rotated.json()["secret"]).verify(body, headers)

@@ -24,7 +24,7 @@ def subscription(*event_types: str, campaign_id: str | None = None, id: str = "s
         url="https://hooks.ministry.example/",
         event_types=list(event_types),
         campaign_id=campaign_id,
-        secret="whsec_x",
+        secret_sealed="gAAAAA-sealed",
         owner="dev",
         created_at=NOW,
     )

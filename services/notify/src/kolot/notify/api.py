@@ -92,7 +92,7 @@ async def create_subscription(
     body: SubscriptionCreate, staff: Integrator, service: SubscriptionsDep
 ) -> SubscriptionCreated:
     try:
-        subscription = await service.create(
+        created = await service.create(
             owner=staff.subject,
             url=body.url,
             event_types=body.event_types,
@@ -101,7 +101,7 @@ async def create_subscription(
         )
     except TargetRefused as exc:
         raise Problem(422, "webhook-target-refused", "Webhook target refused", str(exc)) from exc
-    return SubscriptionCreated.of(subscription)
+    return SubscriptionCreated.of_new(created.subscription, secret=created.secret)
 
 
 @router.get("", summary="The webhook subscriptions (without their secrets)")
@@ -163,8 +163,10 @@ async def get_subscription(
 async def rotate_secret(
     subscription_id: str, staff: Integrator, service: SubscriptionsDep
 ) -> SecretRotated:
-    updated = await service.rotate_secret(subscription_id, owner=_owner(staff))
-    return SecretRotated(secret=updated.secret, previous_secret_until=updated.previous_secret_until)
+    rotated = await service.rotate_secret(subscription_id, owner=_owner(staff))
+    return SecretRotated(
+        secret=rotated.secret, previous_secret_until=rotated.subscription.previous_secret_until
+    )
 
 
 @router.post("/{subscription_id}/pause", summary="Pause: deliveries are recorded and wait")

@@ -54,6 +54,7 @@ from kolot.notify.service import (
 )
 from kolot.notify.settings import NotifySettings
 from kolot.notify.transport import WebhookSender, create_http_client
+from kolot.notify.webhooks import SecretSealer
 
 
 def create_app(settings: NotifySettings) -> FastAPI:
@@ -66,6 +67,8 @@ def create_app(settings: NotifySettings) -> FastAPI:
     subscriptions = SubscriptionRepository(database)
     deliveries = DeliveryRepository(database)
     cache = SubscriptionCache(subscriptions)
+    sealer = ContactSealer(settings.contact_keys.get_secret_value())
+    secrets = SecretSealer(sealer)
 
     async def dead_letter(delivery: Delivery) -> None:
         _, entity, action = delivery.event_type.split(".", 2)
@@ -87,6 +90,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         settings,
         deliveries=deliveries,
         subscriptions=subscriptions,
+        secrets=secrets,
         publisher=runtime.publisher,
         dead_letter=dead_letter,
         metrics=metrics,
@@ -94,7 +98,6 @@ def create_app(settings: NotifySettings) -> FastAPI:
     fanout = EventFanout(cache=cache, deliveries=deliveries, on_recorded=worker.wake)
     runtime.consumer(webhooks_consumer(runtime.streams, fanout))
 
-    sealer = ContactSealer(settings.contact_keys.get_secret_value())
     contacts = ContactRepository(database)
     disseminations = DisseminationRepository(database)
     dissemination_service = DisseminationService(
@@ -180,6 +183,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         subscriptions=subscriptions,
         deliveries=deliveries,
         cache=cache,
+        secrets=secrets,
         allowed_hosts=settings.webhook_allowed_hosts,
         require_https=settings.environment == "production",
         rotation_overlap=settings.webhook_rotation_overlap,

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from cryptography.fernet import InvalidToken
+
 from kolot.common.events import (
     Event,
     WebhookDelivered,
@@ -39,7 +41,7 @@ from kolot.notify.instruments import NotifyMetrics
 from kolot.notify.models import Delivery, Subscription
 from kolot.notify.repository import DeliveryRepository, SubscriptionRepository
 from kolot.notify.settings import NotifySettings
-from kolot.notify.webhooks import signed_headers
+from kolot.notify.webhooks import CANNOT_SIGN, SecretSealer, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ class DeliveryWorker:
         *,
         deliveries: DeliveryRepository,
         subscriptions: SubscriptionRepository,
+        secrets: SecretSealer,
         publisher: Publisher,
         clock: Callable[[], datetime] = utcnow,
         uniform: Uniform = random.uniform,
@@ -139,6 +142,7 @@ class DeliveryWorker:
         """Subscriptions with a failure counted by this process since their last success."""
         self._deliveries = deliveries
         self._subscriptions = subscriptions
+        self._secrets = secrets
         self._publisher = publisher
         self._clock = clock
         self._uniform = uniform
@@ -387,24 +391,33 @@ class DeliveryWorker:
             # its last attempt was claimed by a process that died
             return self._final("failed", last_error="no attempts left after an interrupted attempt")
         now = self._clock()
-        headers = signed_headers(
-            secret=subscription.signing_secrets(now),
-            message_id=delivery.event_id,
-            body=delivery.event,
-            at=now,
-            traceparent=delivery.traceparent,
-        )
         try:
-            result = await send(subscription.url, delivery.event, headers)
-        except Exception as exc:  # a Sender reports errors in its result; this is a bug
-            log.exception("webhook sender failed on %s", delivery.id, exc_info=exc)
-            result = AttemptResult(None, f"{type(exc).__name__}: {exc}", 0.0)
+            # opened here, in memory only, for this attempt
+            signing = self._secrets.signing_secrets(subscription, now=now)
+        except InvalidToken:
+            # never sent unsigned: a failed attempt, retried (the key may be put back) and
+            # finally dead-lettered like any other
+            log.error("webhook %s not sent: %s", delivery.id, CANNOT_SIGN)
+            result = AttemptResult(None, CANNOT_SIGN, 0.0)
+        else:
+            headers = signed_headers(
+                secret=signing,
+                message_id=delivery.event_id,
+                body=delivery.event,
+                at=now,
+                traceparent=delivery.traceparent,
+            )
+            try:
+                result = await send(subscription.url, delivery.event, headers)
+            except Exception as exc:  # a Sender reports errors in its result; this is a bug
+                log.exception("webhook sender failed on %s", delivery.id, exc_info=exc)
+                result = AttemptResult(None, f"{type(exc).__name__}: {exc}", 0.0)
+            self._metrics.webhook_seconds.observe(result.duration_ms / 1000)
         outcome: dict[str, Any] = {
             "last_status_code": result.status_code,
             "last_error": result.error,
             "last_duration_ms": round(result.duration_ms, 3),
         }
-        self._metrics.webhook_seconds.observe(result.duration_ms / 1000)
         final = result.ok or delivery.attempts >= settings.webhook_max_attempts
         self._metrics.webhook_attempts.labels(
             "delivered" if result.ok else "failed" if final else "retry"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kolot.common.store import Document, stamp
+from kolot.common.store import Document
 
 DeliveryStatus = Literal["pending", "sending", "delivered", "failed", "cancelled"]
 DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = (
@@ -44,9 +44,10 @@ class Subscription(_Stored):
     campaign_id: str | None = None
     """Only events of this campaign (``event.subject``); None: every campaign."""
     description: str | None = None
-    # Stored in clear for now: signing needs the secret itself. It will be encrypted at rest
-    # (envelope encryption with a key outside the database) in a later issue.
-    secret: str
+    secret_sealed: str | None = None
+    """The signing secret, sealed with ``KOLOT_CONTACT_KEYS`` (``webhooks.SecretSealer``): shown
+    to the ministry once, in clear, and opened only in memory to sign. None only in a legacy
+    document, which has ``legacy_secret`` instead."""
     owner: str
     """The staff subject that created it; integrators see and manage only their own."""
     created_at: datetime
@@ -57,15 +58,35 @@ class Subscription(_Stored):
     state_changed_at: str | None = None
     consecutive_failures: int = 0
     """Failed attempts since the last success; ``webhook_disable_after`` of them disable it."""
-    previous_secret: str | None = None
-    """After a rotation, the old secret also signs until ``previous_secret_until``, so the
-    receiver can switch to the new one without losing a delivery."""
+    previous_secret_sealed: str | None = None
+    """After a rotation, the old secret (sealed) also signs until ``previous_secret_until``, so
+    the receiver can switch to the new one without losing a delivery."""
     previous_secret_until: str | None = None
 
-    def signing_secrets(self, now: datetime) -> list[str]:
-        if self.previous_secret and (self.previous_secret_until or "") > stamp(now):
-            return [self.secret, self.previous_secret]
-        return [self.secret]
+    # Documents written before secrets were sealed hold them in clear under these names: read as
+    # they are, and sealed (these fields unset) the next time the subscription is written.
+    legacy_secret: str | None = Field(default=None, alias="secret", repr=False)
+    legacy_previous_secret: str | None = Field(default=None, alias="previous_secret", repr=False)
+
+    LEGACY_FIELDS: ClassVar[tuple[str, ...]] = ("secret", "previous_secret")
+    """The stored names of the clear fields, for ``$unset``."""
+    SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"secret_sealed", "previous_secret_sealed", "legacy_secret", "legacy_previous_secret"}
+    )
+
+    @model_validator(mode="after")
+    def _has_a_secret(self) -> Self:
+        if self.secret_sealed is None and self.legacy_secret is None:
+            raise ValueError("a subscription needs a signing secret")
+        return self
+
+    def to_document(self) -> Document:
+        document = super().to_document()
+        for name in self.LEGACY_FIELDS:
+            if document.get(name) is None:
+                # a new or sealed document has no clear field at all, not even a null one
+                document.pop(name, None)
+        return document
 
 
 class Delivery(_Stored):

@@ -104,13 +104,22 @@ class SubscriptionRepository:
         return result.deleted_count == 1
 
     async def update(
-        self, subscription_id: str, changes: Document, *, owner: str | None
+        self,
+        subscription_id: str,
+        changes: Document,
+        *,
+        owner: str | None,
+        unset: Sequence[str] = (),
     ) -> Subscription | None:
-        """Set ``changes`` (text times only: see docs/embedded-store.md); None if not found."""
+        """Set ``changes`` (text times only: see docs/embedded-store.md) and remove the ``unset``
+        fields; None if not found."""
         query: Document = {"_id": subscription_id}
         if owner is not None:
             query["owner"] = owner
-        result = await self._collection.update_one(query, {"$set": changes})
+        update: Document = {"$set": changes}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        result = await self._collection.update_one(query, update)
         if result.matched_count != 1:
             return None
         return await self.get(subscription_id, owner=owner)

@@ -61,7 +61,9 @@ class SubscriptionPublic(BaseModel):
 
     @classmethod
     def of(cls, subscription: Subscription) -> SubscriptionPublic:
-        return cls.model_validate(subscription.model_dump(exclude={"secret", "owner"}))
+        return cls.model_validate(
+            subscription.model_dump(exclude={"owner", *Subscription.SECRET_FIELDS})
+        )
 
 
 class SubscriptionCreated(SubscriptionPublic):
@@ -70,8 +72,10 @@ class SubscriptionCreated(SubscriptionPublic):
     )
 
     @classmethod
-    def of(cls, subscription: Subscription) -> SubscriptionCreated:
-        return cls.model_validate(subscription.model_dump(exclude={"owner"}))
+    def of_new(cls, subscription: Subscription, *, secret: str) -> SubscriptionCreated:
+        """``secret``: the new secret in clear (the subscription holds it sealed)."""
+        public = SubscriptionPublic.of(subscription).model_dump()
+        return cls.model_validate({**public, "secret": secret})
 
 
 class SubscriptionList(BaseModel):

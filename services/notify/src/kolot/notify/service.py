@@ -9,8 +9,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from cryptography.fernet import InvalidToken
 from opentelemetry import propagate
 from pymongo.errors import PyMongoError
 
@@ -22,13 +23,21 @@ from kolot.notify.models import Delivery, DeliveryStatus, Subscription
 from kolot.notify.replay import Page
 from kolot.notify.repository import DeliveryRepository, SubscriptionRepository
 from kolot.notify.targets import Resolver, check_target, resolve
-from kolot.notify.webhooks import new_secret, signed_headers
+from kolot.notify.webhooks import CANNOT_SIGN, SecretSealer, new_secret, signed_headers
 
 log = logging.getLogger(__name__)
 
 
 class SubscriptionNotFound(LookupError):
     """No such subscription, or it belongs to another integrator (the two look the same)."""
+
+
+class NewSecret(NamedTuple):
+    """A subscription as stored (its secret sealed) and its new secret in clear: what the
+    ministry is shown once, on creation or rotation, and never again."""
+
+    subscription: Subscription
+    secret: str
 
 
 class SubscriptionCache:
@@ -81,6 +90,7 @@ class SubscriptionService:
         subscriptions: SubscriptionRepository,
         deliveries: DeliveryRepository,
         cache: SubscriptionCache,
+        secrets: SecretSealer,
         allowed_hosts: Collection[str],
         resolver: Resolver = resolve,
         require_https: bool = False,
@@ -90,6 +100,7 @@ class SubscriptionService:
         self._subscriptions = subscriptions
         self._deliveries = deliveries
         self._cache = cache
+        self._secrets = secrets
         self._allowed_hosts = allowed_hosts
         self._resolver = resolver
         self._require_https = require_https
@@ -104,7 +115,7 @@ class SubscriptionService:
         event_types: Sequence[str],
         campaign_id: str | None = None,
         description: str | None = None,
-    ) -> Subscription:
+    ) -> NewSecret:
         """Raises ``TargetRefused`` for a URL a webhook may not call (see ``targets``)."""
         url = url.strip()
         await check_target(
@@ -113,20 +124,21 @@ class SubscriptionService:
             resolver=self._resolver,
             require_https=self._require_https,
         )
+        secret = new_secret()
         subscription = Subscription(
             id=new_id(),
             url=url,
             event_types=list(event_types),
             campaign_id=campaign_id,
             description=description,
-            secret=new_secret(),
+            secret_sealed=self._secrets.seal(secret),
             owner=owner,
             created_at=utcnow(),
         )
         await self._subscriptions.insert(subscription)
         await self._cache.refresh()
         log.info("webhook subscription %s created for %s", subscription.id, event_types)
-        return subscription
+        return NewSecret(subscription, secret)
 
     async def visible_to(self, owner: str | None) -> list[Subscription]:
         """``owner`` None: every subscription (admin)."""
@@ -161,43 +173,68 @@ class SubscriptionService:
         return found
 
     async def _update(
-        self, subscription_id: str, changes: dict[str, Any], *, owner: str | None
+        self, current: Subscription, changes: dict[str, Any], *, owner: str | None
     ) -> Subscription:
-        updated = await self._subscriptions.update(subscription_id, changes, owner=owner)
+        """Write ``changes``; a legacy document's clear secrets are sealed by the same write."""
+        if current.legacy_secret is not None or current.legacy_previous_secret is not None:
+            changes = {**self._sealed_legacy(current), **changes}
+            log.info("subscription %s: its secrets, stored in clear, are now sealed", current.id)
+        updated = await self._subscriptions.update(
+            current.id, changes, owner=owner, unset=Subscription.LEGACY_FIELDS
+        )
         if updated is None:
-            raise SubscriptionNotFound(subscription_id)
+            raise SubscriptionNotFound(current.id)
         await self._cache.refresh()
         return updated
 
-    async def rotate_secret(self, subscription_id: str, *, owner: str | None) -> Subscription:
+    def _sealed_legacy(self, current: Subscription) -> dict[str, Any]:
+        sealed: dict[str, Any] = {}
+        if current.legacy_secret is not None and current.secret_sealed is None:
+            sealed["secret_sealed"] = self._secrets.seal(current.legacy_secret)
+        if current.legacy_previous_secret is not None and current.previous_secret_sealed is None:
+            sealed["previous_secret_sealed"] = self._secrets.seal(current.legacy_previous_secret)
+        return sealed
+
+    async def rotate_secret(self, subscription_id: str, *, owner: str | None) -> NewSecret:
         """A new secret; the current one keeps signing beside it for the overlap period."""
         current = await self.get(subscription_id, owner=owner)
         until = utcnow() + timedelta(seconds=self._rotation_overlap)
+        try:
+            # opened and sealed again: with the newest key, whichever sealed it
+            previous: str | None = self._secrets.seal(self._secrets.current(current))
+        except InvalidToken:
+            # it cannot sign any more (its key was removed): keeping it would fail every
+            # delivery of the overlap, so a rotation is also the way out
+            log.warning("subscription %s: %s; rotated without an overlap", current.id, CANNOT_SIGN)
+            previous = None
+        secret = new_secret()
         updated = await self._update(
-            subscription_id,
+            current,
             {
-                "secret": new_secret(),
-                "previous_secret": current.secret,
-                "previous_secret_until": stamp(until),
+                "secret_sealed": self._secrets.seal(secret),
+                "previous_secret_sealed": previous,
+                "previous_secret_until": stamp(until) if previous else None,
             },
             owner=owner,
         )
-        log.info("subscription %s: secret rotated, the old one signs until %s", current.id, until)
-        return updated
+        if previous:
+            log.info("subscription %s: secret rotated; the old one signs until %s", updated.id,
+                     updated.previous_secret_until)  # fmt: skip
+        return NewSecret(updated, secret)
 
     async def pause(self, subscription_id: str, *, owner: str | None) -> Subscription:
-        await self.get(subscription_id, owner=owner)
+        current = await self.get(subscription_id, owner=owner)
         return await self._update(
-            subscription_id,
+            current,
             {"state": "paused", "state_reason": "paused", "state_changed_at": stamp(utcnow())},
             owner=owner,
         )
 
     async def resume(self, subscription_id: str, *, owner: str | None) -> Subscription:
         """Active again (after a pause or an automatic disable): what waited is sent."""
-        await self.get(subscription_id, owner=owner)
+        current = await self.get(subscription_id, owner=owner)
         updated = await self._update(
-            subscription_id,
+            current,
             {
                 "state": "active",
                 "state_reason": None,
@@ -226,9 +263,12 @@ class SubscriptionService:
             "data": {"subscription_id": subscription.id},
         }
         body = json.dumps(event, separators=(",", ":"))
-        headers = signed_headers(
-            secret=subscription.signing_secrets(now), message_id=event_id, body=body, at=now
-        )
+        try:
+            signing = self._secrets.signing_secrets(subscription, now=now)
+        except InvalidToken:
+            log.error("subscription %s: %s; test not sent", subscription.id, CANNOT_SIGN)
+            return AttemptResult(None, CANNOT_SIGN, 0.0)
+        headers = signed_headers(secret=signing, message_id=event_id, body=body, at=now)
         return await send(subscription.url, body, headers)
 
     async def replay(

@@ -40,9 +40,13 @@ class NotifySettings(ServiceSettings):
     webhook_rotation_overlap: float = Field(default=24 * 3600.0, ge=0)
     """Seconds the previous secret keeps signing (beside the new one) after a rotation."""
 
-    # Participant notifications and invitations.
     contact_keys: SecretStr
-    """Fernet keys that open the contact details intake sealed (``KOLOT_CONTACT_KEYS``)."""
+    """Fernet keys, newest first (``KOLOT_CONTACT_KEYS``): they open the contact details intake
+    sealed, and they also seal the webhook subscriptions' signing secrets at rest (new ones with
+    the first key). Remove a key only once nothing it sealed is still needed: a secret that no
+    key opens fails its deliveries until the key is back or the secret is rotated."""
+
+    # Participant notifications and invitations.
     public_url: str = Field(default="http://localhost:8080", pattern=r"^https?://[^\s]+$")
     """Where people take part (the consultation pages); tracked links redirect there."""
     notify_url: str = Field(default="http://127.0.0.1:8003", pattern=r"^https?://[^\s]+$")

@@ -1,4 +1,5 @@
-"""Standard Webhooks: subscription secrets and the signed headers of each attempt."""
+"""Standard Webhooks: subscription secrets, sealed at rest, and the signed headers of each
+attempt."""
 
 from __future__ import annotations
 
@@ -8,17 +9,69 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
+from cryptography.fernet import InvalidToken
 from standardwebhooks.webhooks import Webhook
 
 from kolot.common.bus import CLOUDEVENTS_CONTENT_TYPE
+from kolot.common.contacts import ContactSealer
+from kolot.common.store import stamp
+from kolot.notify.models import Subscription
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 SECRET_BYTES = 32
+CANNOT_SIGN = (
+    "the subscription's signing secret does not open with KOLOT_CONTACT_KEYS (was its key removed?)"
+)
+"""Logged and recorded as the attempt's error: nothing is sent unsigned."""
 
 
 def new_secret() -> str:
     """``whsec_`` + base64 of 32 random bytes (the spec asks for 24 to 64)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+class SecretSealer:
+    """Seals subscription secrets at rest with the contact keys (``KOLOT_CONTACT_KEYS``, newest
+    first: a key rotation needs no migration), and opens them in memory only, to sign.
+
+    A secret stored in clear by an earlier notify (``Subscription.legacy_secret``) is used as it
+    is until the subscription is next written, which seals it.
+    """
+
+    _FIELD = "webhook_secret"
+
+    def __init__(self, sealer: ContactSealer) -> None:
+        self._sealer = sealer
+
+    def seal(self, secret: str) -> str:
+        return self._sealer.seal({self._FIELD: secret})
+
+    def open(self, sealed: str) -> str:
+        """Raises ``InvalidToken`` when no configured key opens it (or it was altered)."""
+        try:
+            return self._sealer.open(sealed)[self._FIELD]
+        except KeyError:
+            raise InvalidToken from None  # sealed, but not a webhook secret
+
+    def current(self, subscription: Subscription) -> str:
+        """The secret that signs now, in clear; raises ``InvalidToken`` as ``open`` does."""
+        if subscription.secret_sealed is not None:
+            return self.open(subscription.secret_sealed)
+        if subscription.legacy_secret is not None:
+            return subscription.legacy_secret
+        raise InvalidToken  # neither: a document no notify wrote
+
+    def signing_secrets(self, subscription: Subscription, *, now: datetime) -> list[str]:
+        """The secrets that sign an attempt at ``now``, in clear: the current one, and during a
+        rotation's overlap the previous one too. Raises ``InvalidToken`` when one does not open:
+        an attempt is never sent unsigned, nor signed with less than the receiver may expect."""
+        signing = [self.current(subscription)]
+        if (subscription.previous_secret_until or "") > stamp(now):
+            if subscription.previous_secret_sealed is not None:
+                signing.append(self.open(subscription.previous_secret_sealed))
+            elif subscription.legacy_previous_secret is not None:
+                signing.append(subscription.legacy_previous_secret)
+        return signing
 
 
 def signed_headers(
