@@ -118,6 +118,57 @@ def measure(url: str, documents: int) -> list[tuple[str, float, str, float]]:
     return rows
 
 
+def write_costs(url: str, documents: int) -> tuple[float, float]:
+    """Microseconds per document of 256-document inserts and of 256-update bulk writes."""
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(url)
+    collection = client["kolot_bench_writes"]["comments"]
+    collection.drop()
+    collection.create_index([("status", 1), ("campaign_id", 1)])
+    collection.create_index([("cluster_id", 1), ("status", 1)])
+    text = "a comment of some length, as people write them " * 8
+    inserting = updating = 0.0
+    for start in range(0, documents, 256):
+        ids = [f"c{n}" for n in range(start, min(documents, start + 256))]
+        began = time.perf_counter()
+        collection.insert_many(
+            [
+                {"_id": i, "campaign_id": "k", "cluster_id": None, "status": "new", "text": text}
+                for i in ids
+            ]
+        )
+        inserting += time.perf_counter() - began
+        began = time.perf_counter()
+        collection.bulk_write(
+            [pymongo.UpdateOne({"_id": i}, {"$set": {"status": "published"}}) for i in ids],
+            ordered=False,
+        )
+        updating += time.perf_counter() - began
+    client.drop_database("kolot_bench_writes")
+    client.close()
+    return inserting / documents * 1e6, updating / documents * 1e6
+
+
+def batching(documents: int) -> None:
+    """The devstack's nx-27017 (one SQLite transaction per write command) against nx-27017's
+    own autocommit (one per document), in the same run."""
+    found = {}
+    for label, value in (("per document", "0"), ("per command", "1")):
+        os.environ["KOLOT_NX_BATCH"] = value
+        with tempfile.TemporaryDirectory(prefix="kolot-bench-writes-") as folder:
+            server = MongoServer(data_dir=Path(folder))
+            server.start()
+            try:
+                found[label] = write_costs(server.url, documents)
+            finally:
+                server.stop()
+    os.environ.pop("KOLOT_NX_BATCH", None)
+    print(f"\n{'SQLite transaction':<22}{'insert µs/doc':>15}{'update µs/doc':>15}")
+    for label, (inserting, updating) in found.items():
+        print(f"{label:<22}{inserting:>15.0f}{updating:>15.0f}")
+    (slow_insert, slow_update), (fast_insert, fast_update) = found.values()
+    print(f"{'ratio':<22}{slow_insert / fast_insert:>14.1f}x{slow_update / fast_update:>14.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=60_000)
@@ -133,6 +184,8 @@ def main() -> None:
                 rows = measure(server.url, args.documents)
             finally:
                 server.stop()
+    if not args.mongo_url:
+        batching(min(args.documents, 20_000))
     print(f"\n{'shape Kolot avoids':<32}{'ms':>8}   {'shape Kolot uses':<32}{'ms':>8}{'ratio':>8}")
     for slow_name, slow_ms, fast_name, fast_ms in rows:
         print(

@@ -107,6 +107,51 @@ def _roll_back(handler: Any, session_id: str) -> None:
             handler._sessions.pop(key, None)
 
 
+_WRITES = ("insert", "update", "delete")
+
+
+def batch_writes(cls: Any = nx_handler.NeoSQLiteHandler) -> None:
+    """Run each write command outside a client transaction as one SQLite transaction.
+
+    nx-27017 keeps its SQLite connections in autocommit mode, so a bulk write of 256 documents
+    was 256 SQLite transactions, each appending its own table and index pages to the WAL. One
+    transaction per command writes each page once. The command is still not atomic the way
+    Kolot relies on (a document that fails, a duplicate key, fails alone, as on MongoDB: SQLite
+    undoes only the failing statement), and what a command wrote is committed even when a later
+    part of it raises, as before. Commands inside a client's transaction are left alone: it has
+    its own SQLite transaction, which this one must never wrap.
+    """
+    handle_command, handle_insert = cls.handle_command, cls.handle_insert
+
+    def body_of(msg: dict[str, Any]) -> dict[str, Any]:
+        for kind, section in msg.get("sections", ()):
+            if kind == "body" and isinstance(section, dict):
+                return section
+        return {}
+
+    def batched(original: Any, always: bool) -> Any:
+        def call(self: Any, msg: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            body = body_of(msg)
+            if "txnNumber" in body or not (always or any(k in body for k in _WRITES)):
+                return original(self, msg, *args, **kwargs)
+            name = nx_handler._msg_db_name(msg)
+            with self._lock_for(name):  # the handler's own lock (re-entrant): no interleaving
+                connection = self.get_database(name).db
+                if connection.in_transaction:
+                    return original(self, msg, *args, **kwargs)
+                connection.execute("BEGIN")
+                try:
+                    return original(self, msg, *args, **kwargs)
+                finally:
+                    if connection.in_transaction:
+                        connection.commit()
+
+        return call
+
+    cls.handle_command = batched(handle_command, always=False)
+    cls.handle_insert = batched(handle_insert, always=True)
+
+
 def _shape(value: Any, depth: int = 0) -> Any:
     """A filter's or update's structure without its values: field names and operators."""
     if isinstance(value, dict):
@@ -212,6 +257,8 @@ def install_profiler(
 
 if __name__ == "__main__":
     install()
+    if os.environ.get("KOLOT_NX_BATCH", "1") != "0":
+        batch_writes()
     if profile_folder := os.environ.get("KOLOT_NX_PROFILE"):
         install_profiler(Path(profile_folder), os.environ.get("KOLOT_NX_CPROFILE") == "1")
     sys.exit(main())
