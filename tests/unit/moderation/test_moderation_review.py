@@ -272,6 +272,21 @@ async def test_a_bulk_decision_reports_each_comment(
 # --- form letters ------------------------------------------------------------------------------
 
 
+async def test_a_cluster_begun_elsewhere_is_counted_in_the_store_once(
+    service: ModerationService, store: MemoryStore, bus: Recorder
+) -> None:
+    """Another replica (or this one before a restart) began the cluster: its members already
+    stored are counted by the store, once, then grown in memory."""
+    other = ModerationService(store, bus, campaign_log=CampaignLog(), clock=lambda: T0)
+    await other.moderate([comment(f"f{i}", form_letter(i), author=f"p{i}") for i in range(3)])
+    await service.moderate([comment("f3", form_letter(3), author="p3")])
+    await service.moderate([comment("f4", form_letter(4), author="p4")])
+
+    assert store.clusters_counted == ["f0"]
+    sizes = [e.data.cluster_size for e in bus.of_type(CommentPublished, public=True)]
+    assert sizes[-2:] == [4, 5]
+
+
 async def test_form_letters_are_published_once_as_a_cluster_with_its_size(
     service: ModerationService, store: MemoryStore, bus: Recorder
 ) -> None:
@@ -296,6 +311,8 @@ async def test_form_letters_are_published_once_as_a_cluster_with_its_size(
     assert {(e.data.cluster_id, e.data.cluster_size) for e in copies} == {("f0", 6)}
     ((representative, size),) = await service.clusters("c1", limit=10)
     assert (representative.comment_id, size) == ("f0", 6)  # what analysts see
+    # a cluster begun here is counted in memory: the store is not asked to count its members
+    assert store.clusters_counted == []
     # redelivery of the copies publishes nothing new
     before = set(bus.public)
     await service.moderate(letters[1:])

@@ -53,6 +53,8 @@ class MemoryStore:
         self.cluster_docs: dict[str, dict[str, Any]] = {}
         self.alert_docs: dict[str, dict[str, Any]] = {}
         self.example_docs: dict[str, dict[str, Any]] = {}
+        self.clusters_counted: list[str] = []
+        """Every cluster whose members the service asked the store to count."""
 
     async def policies(self, campaign_ids: Collection[str]) -> dict[str, CampaignPolicy]:
         return {c: self.campaigns[c] for c in campaign_ids if c in self.campaigns}
@@ -202,6 +204,7 @@ class MemoryStore:
             self.cluster_docs.setdefault(cluster["_id"], cluster)
 
     async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]:
+        self.clusters_counted.extend(cluster_ids)
         return {
             c: sum(
                 1 for r in self.comments.values() if r.cluster_id == c and r.status == "approved"

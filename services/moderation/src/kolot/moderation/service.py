@@ -614,9 +614,11 @@ class ModerationService:
             done = await self._store.audited(marks.keys())
             current.update({r.comment_id: r for m, r in marks.items() if m not in done})
         to_emit = list(current.values())
+        started = {a.cluster_id for a in clusters.values() if a.new and a.comment_id in inserted}
         sizes, republished = await self._cluster_updates(
             [r for r in to_emit if r.absorbed],
             counted=[r for r in records if r.comment_id in inserted],
+            started=started,
             at=now,
         )
         batches = [
@@ -665,13 +667,22 @@ class ModerationService:
         return await self._clusterer.assign(candidates) if candidates else {}
 
     async def _cluster_updates(
-        self, absorbed: Sequence[CommentRecord], *, counted: Sequence[CommentRecord], at: datetime
+        self,
+        absorbed: Sequence[CommentRecord],
+        *,
+        counted: Sequence[CommentRecord],
+        started: Collection[str] = (),
+        at: datetime,
     ) -> tuple[dict[str, int], list[Event]]:
         """The grown clusters' sizes, and each one's representative published again with it.
 
         ``counted``: the records this batch inserted (they grow their clusters' sizes in memory).
+        ``started``: clusters this batch began, whose members are all among ``counted``: their
+        size is known without asking the store (most clusters of a national consultation).
         """
         moment = self._monotonic()
+        for begun in started:
+            self._cluster_sizes.setdefault(begun, (0, moment))
         for record in counted:
             cluster_id = record.cluster_id
             if cluster_id is not None and record.status == "approved":
