@@ -36,12 +36,20 @@ from nx_27017.nx_27017 import main
 log = logging.getLogger("nx_27017")
 
 
-def _session_of(msg: dict[str, Any]) -> str | None:
+def _body_of(msg: dict[str, Any]) -> dict[str, Any]:
+    """The command document of a wire message ({} when it has none)."""
     for kind, section in msg.get("sections", ()):
-        if kind == "body" and isinstance(section, dict) and section.get("lsid"):
-            session: str | None = nx_handler._extract_session_id(section["lsid"])
-            return session
-    return None
+        if kind == "body" and isinstance(section, dict):
+            return section
+    return {}
+
+
+def _session_of(msg: dict[str, Any]) -> str | None:
+    lsid = _body_of(msg).get("lsid")
+    if not lsid:
+        return None
+    session: str | None = nx_handler._extract_session_id(lsid)
+    return session
 
 
 def install(cls: Any = nx_handler.NeoSQLiteHandler) -> None:
@@ -123,15 +131,9 @@ def batch_writes(cls: Any = nx_handler.NeoSQLiteHandler) -> None:
     """
     handle_command, handle_insert = cls.handle_command, cls.handle_insert
 
-    def body_of(msg: dict[str, Any]) -> dict[str, Any]:
-        for kind, section in msg.get("sections", ()):
-            if kind == "body" and isinstance(section, dict):
-                return section
-        return {}
-
     def batched(original: Any, always: bool) -> Any:
         def call(self: Any, msg: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-            body = body_of(msg)
+            body = _body_of(msg)
             if "txnNumber" in body or not (always or any(k in body for k in _WRITES)):
                 return original(self, msg, *args, **kwargs)
             name = nx_handler._msg_db_name(msg)
@@ -164,12 +166,10 @@ def _shape(value: Any, depth: int = 0) -> Any:
 
 
 def _command_shape(msg: dict[str, Any]) -> str:
-    body: dict[str, Any] = {}
+    body = _body_of(msg)
     payload: list[Any] = []
     for kind, section in msg.get("sections", ()):
-        if kind == "body" and isinstance(section, dict):
-            body = section
-        elif kind in ("payload", "payload_docs"):
+        if kind in ("payload", "payload_docs"):
             items = section.values() if isinstance(section, dict) else [section]
             for item in items:
                 payload.extend(item if isinstance(item, list) else [item])

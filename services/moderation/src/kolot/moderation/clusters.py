@@ -30,13 +30,13 @@ SIMILARITY = 0.7
 """Estimated Jaccard similarity of shingles from which two texts are copies of one letter."""
 _SEED = 1729
 LOOK_EVERY = 5.0
+"""Seconds between two looks for clusters other replicas created in a campaign."""
 MAX_INDEXED = 20_000
 """Clusters indexed at most in one process, over all campaigns: some 5.5 KiB each once the LSH
 tables have grown to their working size (~110 MiB). Every comment that matches no cluster begins
 one, so the bound is reached early in a national consultation; form letters, matched again and
 again, stay indexed (the least recently matched are forgotten first). 40,000 took moderation's
 RSS past 500 MiB at 400,000 comments."""
-"""Seconds between two looks for clusters other replicas created in a campaign."""
 _WORD = re.compile(r"\w+")
 
 

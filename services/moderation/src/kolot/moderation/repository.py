@@ -394,8 +394,7 @@ class MongoModerationRepository:
     async def cluster_sizes(self, cluster_ids: Collection[str]) -> dict[str, int]:
         """Approved members per cluster, counted by the server (a form letter may have hundreds
         of thousands of copies: they are not sent over the wire to be counted)."""
-        counted = await self._count_members(cluster_ids, status="approved")
-        return {cluster_id: counted[cluster_id] for cluster_id in cluster_ids}
+        return await self._count_members(cluster_ids, status="approved")
 
     async def _count_members(
         self, cluster_ids: Collection[str], *, status: str | None = None

@@ -53,13 +53,16 @@ class SecretSealer:
         except KeyError:
             raise InvalidToken from None  # sealed, but not a webhook secret
 
+    def _clear(self, sealed: str | None, legacy: str | None) -> str | None:
+        """A secret as stored (sealed, or in clear by an earlier notify), in clear."""
+        return self.open(sealed) if sealed is not None else legacy
+
     def current(self, subscription: Subscription) -> str:
         """The secret that signs now, in clear; raises ``InvalidToken`` as ``open`` does."""
-        if subscription.secret_sealed is not None:
-            return self.open(subscription.secret_sealed)
-        if subscription.legacy_secret is not None:
-            return subscription.legacy_secret
-        raise InvalidToken  # neither: a document no notify wrote
+        secret = self._clear(subscription.secret_sealed, subscription.legacy_secret)
+        if secret is None:
+            raise InvalidToken  # neither: a document no notify wrote
+        return secret
 
     def signing_secrets(self, subscription: Subscription, *, now: datetime) -> list[str]:
         """The secrets that sign an attempt at ``now``, in clear: the current one, and during a
@@ -67,10 +70,11 @@ class SecretSealer:
         an attempt is never sent unsigned, nor signed with less than the receiver may expect."""
         signing = [self.current(subscription)]
         if (subscription.previous_secret_until or "") > stamp(now):
-            if subscription.previous_secret_sealed is not None:
-                signing.append(self.open(subscription.previous_secret_sealed))
-            elif subscription.legacy_previous_secret is not None:
-                signing.append(subscription.legacy_previous_secret)
+            previous = self._clear(
+                subscription.previous_secret_sealed, subscription.legacy_previous_secret
+            )
+            if previous is not None:
+                signing.append(previous)
         return signing
 
 
