@@ -221,6 +221,21 @@ def test_an_erased_participants_tokens_are_refused_even_once_remembered() -> Non
     assert tokens.verify(other).participant_id == "p-2"
 
 
+def test_remembered_tokens_are_bounded_and_still_verified_once_forgotten() -> None:
+    tokens = ParticipantTokens(DEV_PARTICIPANT_SECRET, max_entries=3)
+    issued = {
+        f"p-{i}": issue_participant_token(DEV_PARTICIPANT_SECRET, f"p-{i}") for i in range(10)
+    }
+
+    for _ in range(2):
+        for participant_id, token in issued.items():
+            assert tokens.verify(token).participant_id == participant_id
+            assert len(tokens) <= 3
+    forged = issue_participant_token("another-secret-of-32-bytes-or-more!!", "p-0")
+    with pytest.raises(AuthError):
+        tokens.verify(forged)
+
+
 # -- the HTTP guard -----------------------------------------------------------------------------
 
 

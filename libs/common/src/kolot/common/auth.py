@@ -173,22 +173,33 @@ def _verify_participant(secret: str, token: str) -> tuple[Participant, float]:
     return participant, float(claims["exp"])
 
 
+MAX_REMEMBERED = 50_000
+"""Verified participant tokens remembered at most per process."""
+
+
 class ParticipantTokens:
     """Verifies participant tokens, remembering the ones already verified until they expire.
 
     A verified token is an immutable signed string, so remembering it is as safe as verifying it
     again, and it saves the JWT decoding (~70 us) on every further request of that participant.
     The memory is bounded: when full, it is cleared (the cost is one verification per token).
+    An entry (the token and its participant) takes some 850 bytes: the bound of 50,000 keeps it
+    near 40 MiB. A national run with 245,000 participants took intake's RSS to 255 MiB with a
+    bound of 200,000 (~160 MiB of remembered tokens).
 
     A participant who asked to be erased is revoked: their tokens (valid for a year) are refused
     from then on, so nothing new can be linked to the identity that was just unlinked.
     """
 
-    def __init__(self, secret: str, *, max_entries: int = 200_000) -> None:
+    def __init__(self, secret: str, *, max_entries: int = MAX_REMEMBERED) -> None:
         self._secret = secret
         self._verified: dict[str, tuple[Participant, float]] = {}
         self._max_entries = max_entries
         self._revoked: set[str] = set()
+
+    def __len__(self) -> int:
+        """Tokens remembered now."""
+        return len(self._verified)
 
     def revoke(self, participant_id: str) -> None:
         self._revoked.add(participant_id)
