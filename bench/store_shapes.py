@@ -7,21 +7,27 @@ same run, so that an upgrade of nx-27017 can be checked against them. It starts 
 (devstack) on a free port and a temporary folder unless --mongo-url is given.
 
     .venv/bin/python bench/store_shapes.py --documents 60000
+    .venv/bin/python bench/store_shapes.py --mmap 300000   # memory-mapped SQLite files or not
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pymongo
 
+from kolot.devstack._nx import MMAP
 from kolot.devstack.servers import MongoServer
+
+T = TypeVar("T")
 
 
 def timed(action: Callable[[], Any], repeat: int = 5) -> float:
@@ -148,20 +154,28 @@ def write_costs(url: str, documents: int) -> tuple[float, float]:
     return inserting / documents * 1e6, updating / documents * 1e6
 
 
-def batching(documents: int) -> None:
-    """The devstack's nx-27017 (one SQLite transaction per write command) against nx-27017's
-    own autocommit (one per document), in the same run."""
-    found = {}
-    for label, value in (("per document", "0"), ("per command", "1")):
-        os.environ["KOLOT_NX_BATCH"] = value
-        with tempfile.TemporaryDirectory(prefix="kolot-bench-writes-") as folder:
+def with_server(variable: str, value: str, work: Callable[[MongoServer], T]) -> T:
+    """``work`` on a fresh devstack nx-27017 started with ``variable=value``."""
+    os.environ[variable] = value
+    try:
+        with tempfile.TemporaryDirectory(prefix="kolot-bench-store-") as folder:
             server = MongoServer(data_dir=Path(folder))
             server.start()
             try:
-                found[label] = write_costs(server.url, documents)
+                return work(server)
             finally:
                 server.stop()
-    os.environ.pop("KOLOT_NX_BATCH", None)
+    finally:
+        os.environ.pop(variable, None)
+
+
+def batching(documents: int) -> None:
+    """The devstack's nx-27017 (one SQLite transaction per write command) against nx-27017's
+    own autocommit (one per document), in the same run."""
+    found = {
+        label: with_server("KOLOT_NX_BATCH", value, lambda s: write_costs(s.url, documents))
+        for label, value in (("per document", "0"), ("per command", "1"))
+    }
     print(f"\n{'SQLite transaction':<22}{'insert µs/doc':>15}{'update µs/doc':>15}")
     for label, (inserting, updating) in found.items():
         print(f"{label:<22}{inserting:>15.0f}{updating:>15.0f}")
@@ -169,11 +183,83 @@ def batching(documents: int) -> None:
     print(f"{'ratio':<22}{slow_insert / fast_insert:>14.1f}x{slow_update / fast_update:>14.1f}x")
 
 
+def _process(pid: int) -> tuple[float, float]:
+    """A process's CPU seconds and the bytes it read through system calls, so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return cpu, float(io["rchar"])
+
+
+def national_writes(server: MongoServer, documents: int) -> tuple[float, float, float]:
+    """A consumer's writes as in a national run (applied ids read then inserted, comments
+    upserted under random ids, each updated again a little later), in batches of 100: the
+    server's CPU seconds, GiB read, and the wall seconds."""
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(server.url)
+    comments, applied = client.kolot_bench_national.comments, client.kolot_bench_national.applied
+    comments.create_index([("campaign_id", 1), ("status", 1), ("rank", -1)])
+    comments.create_index([("participant_id", 1)])
+    text = "a comment of some length, as people write them " * 16
+    rng = random.Random(1729)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(documents)]
+    pid = int(server.pid_file.read_text())
+    cpu, read = _process(pid)
+    began = time.perf_counter()
+    for start in range(0, documents, 100):
+        batch = ids[start : start + 100]
+        list(applied.find({"_id": {"$in": batch}}, {"_id": 1}))
+        applied.insert_many([{"_id": i, "at": start} for i in batch])
+        fields = {"text": text, "campaign_id": f"k{start % 5}", "status": "pending"}
+        comments.bulk_write(
+            [
+                pymongo.UpdateOne(
+                    {"_id": i}, {"$set": {**fields, "participant_id": i[::-1], "rank": n}}, True
+                )
+                for n, i in enumerate(batch)
+            ],
+            ordered=False,
+        )
+        decided = ids[max(0, start - 2000) : max(0, start - 1900)]
+        if decided:
+            comments.bulk_write(
+                [pymongo.UpdateOne({"_id": i}, {"$set": {"status": "published"}}) for i in decided],
+                ordered=False,
+            )
+    wall = time.perf_counter() - began
+    cpu_after, read_after = _process(pid)
+    client.close()
+    return cpu_after - cpu, (read_after - read) / 2**30, wall
+
+
+def mapping(documents: int) -> None:
+    """nx-27017 with its SQLite files memory-mapped (``_nx.MMAP``) against its own setting,
+    pages read through ``pread``, in the same run."""
+    found = {
+        label: with_server("KOLOT_NX_PRAGMAS", value, lambda s: national_writes(s, documents))
+        for label, value in (("read", ""), ("memory-mapped", MMAP))
+    }
+    print(f"\n{documents:,} comments written as a consumer does")
+    print(f"{'SQLite pages':<22}{'server CPU s':>14}{'GiB read':>10}{'wall s':>8}")
+    for label, (cpu, read, wall) in found.items():
+        print(f"{label:<22}{cpu:>14.1f}{read:>10.2f}{wall:>8.1f}")
+    (slow_cpu, slow_read, _), (fast_cpu, fast_read, _) = found.values()
+    print(f"{'ratio':<22}{slow_cpu / fast_cpu:>13.2f}x{slow_read / fast_read:>9.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=60_000)
     parser.add_argument("--mongo-url", default=os.environ.get("MONGODB_URL"))
+    parser.add_argument(
+        "--mmap",
+        type=int,
+        metavar="COMMENTS",
+        help="only compare memory-mapped and read SQLite pages over this many comments",
+    )
     args = parser.parse_args()
+    if args.mmap:
+        mapping(args.mmap)
+        return
     if args.mongo_url:
         rows = measure(args.mongo_url, args.documents)
     else:

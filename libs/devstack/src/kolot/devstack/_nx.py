@@ -154,6 +154,28 @@ def batch_writes(cls: Any = nx_handler.NeoSQLiteHandler) -> None:
     cls.handle_insert = batched(handle_insert, always=True)
 
 
+MMAP = "mmap_size=2147483648"
+"""SQLite files memory-mapped: what ``bench/store_shapes.py --mmap`` compares with nx-27017's own
+setting (pages read through ``pread`` into a 2 MB cache). Over 300,000 comments written as a
+consumer does it halved the bytes the server read but saved only 2% of its CPU, and the mapped
+pages would count in the server's resident size, so it is not the default: set
+``KOLOT_NX_PRAGMAS`` to it (or to any ``name=value;...``) to try it."""
+
+
+def tune(cls: Any = nx_handler.NeoSQLiteHandler, pragmas: str = "") -> None:
+    """Run ``pragmas`` (``name=value;...``) on every SQLite connection the server opens."""
+    statements = [f"PRAGMA {p.strip()}" for p in pragmas.split(";") if p.strip()]
+    open_db_conn = cls._open_db_conn
+
+    def opening(self: Any, db_name: str) -> Any:
+        conn = open_db_conn(self, db_name)
+        for statement in statements:
+            conn.db.execute(statement)
+        return conn
+
+    cls._open_db_conn = opening
+
+
 def _shape(value: Any, depth: int = 0) -> Any:
     """A filter's or update's structure without its values: field names and operators."""
     if isinstance(value, dict):
@@ -259,6 +281,8 @@ if __name__ == "__main__":
     install()
     if os.environ.get("KOLOT_NX_BATCH", "1") != "0":
         batch_writes()
+    if pragmas := os.environ.get("KOLOT_NX_PRAGMAS"):
+        tune(pragmas=pragmas)
     if profile_folder := os.environ.get("KOLOT_NX_PROFILE"):
         install_profiler(Path(profile_folder), os.environ.get("KOLOT_NX_CPROFILE") == "1")
     sys.exit(main())
