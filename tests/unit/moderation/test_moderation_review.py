@@ -22,6 +22,7 @@ from kolot.common.events import (
 )
 from kolot.moderation.repository import QueueFilter
 from kolot.moderation.service import (
+    CLUSTER_RECOUNT_SECONDS,
     AppealConflict,
     CommentNotFound,
     DecisionConflict,
@@ -344,6 +345,33 @@ async def test_an_unrelated_long_comment_starts_its_own_cluster(
     await service.moderate([comment("f0", form_letter(0)), comment("o1", other, author="p2")])
     assert store.comments["o1"].cluster_id == "o1"
     assert not store.comments["o1"].absorbed
+
+
+async def test_cluster_sizes_past_their_recount_are_forgotten_and_counted_again(
+    store: MemoryStore, bus: Recorder
+) -> None:
+    """Every comment that matches no form letter begins a cluster: its size is kept in memory
+    only while it would be trusted, so the memory does not grow with the consultation."""
+    ticks = [0.0]
+    service = ModerationService(
+        store, bus, campaign_log=CampaignLog(), clock=lambda: T0, monotonic=lambda: ticks[0]
+    )
+    await service.moderate([comment("f0", form_letter(0), author="p0")])
+    await service.moderate([comment("f1", form_letter(1), author="p1")])
+    assert store.clusters_counted == []  # begun here: counted in memory
+    other = (
+        "The ministry should publish the data behind the forecast, including the traffic "
+        "counts, so that residents can check the assumptions themselves"
+    )
+
+    ticks[0] = CLUSTER_RECOUNT_SECONDS + 1
+    await service.moderate([comment("o1", other, author="p9")])
+    assert set(service._cluster_sizes) == {"o1"}  # f0's size is no longer kept
+
+    await service.moderate([comment("f2", form_letter(2), author="p2")])
+    assert store.clusters_counted == ["f0"]
+    sizes = [e.data.cluster_size for e in bus.of_type(CommentPublished, public=True)]
+    assert sizes[-1] == 3
 
 
 # --- transparency ------------------------------------------------------------------------------
