@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import pymongo
 
+from cpu import server_cpu
 from kolot.devstack._nx import MMAP
 from kolot.devstack.servers import MongoServer
 
@@ -183,12 +184,11 @@ def batching(documents: int) -> None:
     print(f"{'ratio':<22}{slow_insert / fast_insert:>14.1f}x{slow_update / fast_update:>14.1f}x")
 
 
-def _process(pid: int) -> tuple[float, float]:
-    """A process's CPU seconds and the bytes it read through system calls, so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _process(server: MongoServer) -> tuple[float, float]:
+    """The server's CPU seconds and the bytes it read through system calls, so far."""
+    pid = int(server.pid_file.read_text())
     io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
-    return cpu, float(io["rchar"])
+    return server_cpu(server.url, MongoServer.process_marker.encode()), float(io["rchar"])
 
 
 def national_writes(server: MongoServer, documents: int) -> tuple[float, float, float]:
@@ -202,8 +202,7 @@ def national_writes(server: MongoServer, documents: int) -> tuple[float, float, 
     text = "a comment of some length, as people write them " * 16
     rng = random.Random(1729)
     ids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(documents)]
-    pid = int(server.pid_file.read_text())
-    cpu, read = _process(pid)
+    cpu, read = _process(server)
     began = time.perf_counter()
     for start in range(0, documents, 100):
         batch = ids[start : start + 100]
@@ -226,7 +225,7 @@ def national_writes(server: MongoServer, documents: int) -> tuple[float, float, 
                 ordered=False,
             )
     wall = time.perf_counter() - began
-    cpu_after, read_after = _process(pid)
+    cpu_after, read_after = _process(server)
     client.close()
     return cpu_after - cpu, (read_after - read) / 2**30, wall
 

@@ -270,6 +270,13 @@ async def test_a_bulk_decision_reports_each_comment(
     assert len(bus.of_type(CommentPublished, public=True)) == 2
 
 
+UNRELATED = (
+    "The ministry should publish the data behind the forecast, including the traffic "
+    "counts, so that residents can check the assumptions themselves"
+)
+"""A long comment that is no copy of the form letter."""
+
+
 # --- form letters ------------------------------------------------------------------------------
 
 
@@ -338,11 +345,7 @@ async def test_short_comments_and_replies_are_not_form_letters(
 async def test_an_unrelated_long_comment_starts_its_own_cluster(
     service: ModerationService, store: MemoryStore
 ) -> None:
-    other = (
-        "The ministry should publish the data behind the forecast, including the traffic "
-        "counts, so that residents can check the assumptions themselves"
-    )
-    await service.moderate([comment("f0", form_letter(0)), comment("o1", other, author="p2")])
+    await service.moderate([comment("f0", form_letter(0)), comment("o1", UNRELATED, author="p2")])
     assert store.comments["o1"].cluster_id == "o1"
     assert not store.comments["o1"].absorbed
 
@@ -359,13 +362,9 @@ async def test_cluster_sizes_past_their_recount_are_forgotten_and_counted_again(
     await service.moderate([comment("f0", form_letter(0), author="p0")])
     await service.moderate([comment("f1", form_letter(1), author="p1")])
     assert store.clusters_counted == []  # begun here: counted in memory
-    other = (
-        "The ministry should publish the data behind the forecast, including the traffic "
-        "counts, so that residents can check the assumptions themselves"
-    )
 
     ticks[0] = CLUSTER_RECOUNT_SECONDS + 1
-    await service.moderate([comment("o1", other, author="p9")])
+    await service.moderate([comment("o1", UNRELATED, author="p9")])
     assert set(service._cluster_sizes) == {"o1"}  # f0's size is no longer kept
 
     await service.moderate([comment("f2", form_letter(2), author="p2")])
